@@ -1,0 +1,28 @@
+"""Sentence vectors from pretrained encoders: every pooling in one forward pass."""
+
+from __future__ import annotations
+
+from simlab.encode.encoder import Encoder, MissingWeightsError, load_hf_model
+from simlab.encode.pooling import POOLINGS, masked_mean, pool, pool_all
+
+
+def load_encoder(name: str, *, max_length: int = 64, prefix: str | None = None, num_threads: int | None = None,
+                 device: str = "cpu") -> Encoder:
+    """An :class:`Encoder` for a short name (``minilm``, ``e5-small``), a local folder or an HF model id.
+
+    ``prefix`` may be a role the model defines (e5: ``"query"`` → ``"query: "``) or literal text.
+
+    >>> enc = load_encoder("e5-small", prefix="query")               # doctest: +SKIP
+    >>> enc.encode(["今天天气怎么样"], pooling="last-avg").shape       # doctest: +SKIP
+    (1, 384)
+    """
+    from simlab.models.registry import resolve_model
+
+    ref = resolve_model(name)
+    text = "" if prefix is None else ref.prefixes.get(prefix, prefix)
+    return Encoder(ref.path_or_id, max_length=max_length, prefix=text, num_threads=num_threads, device=device,
+                   name=ref.name)
+
+
+__all__ = ["Encoder", "MissingWeightsError", "POOLINGS", "load_encoder", "load_hf_model", "masked_mean", "pool",
+           "pool_all"]

@@ -1,0 +1,101 @@
+"""``simlab eval``: score encoders on the Chinese / English STS tasks, with and without whitening."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="unsupervised STS evaluation with BERT-whitening",
+                       description="Spearman ×100 of cosine similarities on STS tasks (kexue.fm/archives/8321).",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default=None,
+                   help="short name (minilm, e5-small), local folder or HF id; default: e5-small for Chinese "
+                        "tasks, minilm for English")
+    p.add_argument("--tasks", default="zh", help="zh | en | all | comma list (ATEC,BQ,LCQMC,PAWSX,STS-B,STS12,...)")
+    p.add_argument("--pooling", default="first-last-avg",
+                   help="comma list of cls, pooler, pooler-tanh, last-avg, first-last-avg, last2avg, or 'all'")
+    p.add_argument("--whiten", default="none,full,256", help="comma list of none | full | K | k (= --k)")
+    p.add_argument("--k", type=int, default=None, help="the k that the setting 'k' stands for")
+    p.add_argument("--fit-on", default="all", help="all | test | train | PATH to a file of sentences")
+    p.add_argument("--split", default="test", help="split shown in the table (all splits are in the JSON/CSV)")
+    p.add_argument("--max-length", type=int, default=None, help="override the per-task max_length (64; PAWSX 128)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--prefix", default=None, help="a role the model defines (e5: query, passage) or literal text")
+    p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
+    p.add_argument("--skip-bad-lines", action="store_true", help="skip malformed lines (counted and reported)")
+    p.add_argument("--out", default="results/eval", help="folder for results.json / results.csv")
+    p.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True,
+                   help="reuse sentence vectors cached under ~/.cache/simlab/vectors")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import time
+
+    from rich.console import Console
+
+    from simlab.data import get_task, resolve_tasks
+    from simlab.encode import POOLINGS, load_encoder
+    from simlab.evaluate.report import render_table, write_results
+    from simlab.evaluate.runner import embed_task, model_info, score_task
+    from simlab.evaluate.settings import parse_whiten
+    from simlab.models.registry import DEFAULTS
+    from simlab.paths import data_dir
+
+    console = Console(stderr=True)
+    root = data_dir(args.data_dir)
+    tasks = resolve_tasks(args.tasks)
+    settings = parse_whiten(args.whiten, args.k)
+    embed = _embed_fn(args.cache)
+    encoders: dict[str, object] = {}
+    records: list[dict] = []
+    t_start = time.perf_counter()
+    for task in tasks:
+        spec = get_task(task)
+        name = args.model or DEFAULTS[spec.language]
+        if name not in encoders:
+            console.print(f"[bold]loading[/] {name}")
+            encoders[name] = load_encoder(name, prefix=args.prefix, num_threads=args.threads)
+        enc = encoders[name]
+        poolings = list(enc.poolings) if args.pooling == "all" else [p.strip() for p in args.pooling.split(",")]
+        for p in poolings:
+            if p not in POOLINGS:
+                raise SystemExit(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)} or 'all'")
+        poolings = [p for p in poolings if p in enc.poolings] or poolings  # pooler-less models skip pooler
+        tv = embed_task(enc, task, poolings, data_dir=root, fit_on=args.fit_on, batch_size=args.batch_size,
+                        skip_bad_lines=args.skip_bad_lines, max_length=args.max_length, embed=embed)
+        skipped = sum(len(ps.skipped) for ps in tv.splits.values())
+        console.print(f"{task}: {sum(len(ps) for ps in tv.splits.values())} pairs, encoded in "
+                      f"{tv.encode_seconds:.1f}s" + (f", [yellow]{skipped} bad lines skipped[/]" if skipped else ""))
+        for p in poolings:
+            records.extend(score_task(tv, p, settings, model_info(enc), args.split, enc.prefix))
+        write_results(records, args.out, _meta(args, tasks, time.perf_counter() - t_start))  # partial, atomic
+    paths = write_results(records, args.out, _meta(args, tasks, time.perf_counter() - t_start))
+    out = Console()
+    for name in encoders:
+        out.print(render_table([r for r in records if r["model"]["name"] == name], args.split,
+                               title=f"{name}: Spearman ×100, {args.split} split (STS12-16: wmean)"))
+    console.print(f"wrote {paths['json']} and {paths['csv']}")
+    return 0
+
+
+def _embed_fn(use_cache: bool):
+    from simlab.evaluate.runner import default_embed
+
+    if not use_cache:
+        return default_embed
+    try:
+        from simlab.encode.cache import cached_embed
+    except ImportError:
+        return default_embed
+    return cached_embed
+
+
+def _meta(args, tasks, seconds) -> dict:
+    import simlab
+
+    return {"version": simlab.__version__, "command": "eval", "tasks": tasks, "model": args.model,
+            "pooling": args.pooling, "whiten": args.whiten, "fit_on": args.fit_on, "split": args.split,
+            "seconds": round(seconds, 2)}

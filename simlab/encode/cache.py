@@ -1,0 +1,125 @@
+"""On-disk cache of sentence vectors, so re-scoring (new whitening, new k, a rerun) never re-encodes.
+
+Key = sha256 of (model identity = name + weights hash, max_length, prefix, pooling, hash of the texts in order).
+One ``.safetensors`` file per key holds the (N, d) float32 matrix and, in its metadata, the sha256 of the
+matrix bytes: a truncated or corrupt file fails to open or fails the checksum, is deleted and rebuilt, never
+used. Writes go to a temp file renamed into place (atomic).
+
+>>> from simlab.encode.cache import VectorCache
+>>> cache = VectorCache()                        # ~/.cache/simlab/vectors          # doctest: +SKIP
+>>> vecs = cache.embed(encoder, texts, ["cls", "last-avg"], max_length=64)           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from simlab.io import atomic_write
+from simlab.paths import cache_dir
+
+log = logging.getLogger(__name__)
+FORMAT = "simlab-vectors-1"
+
+
+def texts_hash(texts: list[str]) -> str:
+    """sha256 over the texts in order (length-prefixed, so ["ab", "c"] ≠ ["a", "bc"])."""
+    h = hashlib.sha256()
+    for t in texts:
+        b = t.encode("utf-8")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def cache_key(identity: str, max_length: int, prefix: str, pooling: str, text_digest: str) -> str:
+    parts = [FORMAT, identity, str(int(max_length)), prefix, pooling, text_digest]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+class CorruptCacheError(ValueError):
+    """A cache file is truncated, unreadable or fails its checksum."""
+
+
+def save_vectors(path: Path, vectors: np.ndarray, meta: dict[str, str]) -> Path:
+    from safetensors.numpy import save_file
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    meta = {**meta, "format": FORMAT, "sha256": hashlib.sha256(vectors.tobytes()).hexdigest()}
+    return atomic_write(path, lambda p: save_file({"vectors": vectors}, str(p), metadata=meta))
+
+
+def load_vectors(path: Path) -> np.ndarray:
+    """Read and verify a cache file; raise CorruptCacheError on any damage."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            vectors = f.get_tensor("vectors")
+    except Exception as exc:  # truncated header, bad JSON, short data ...
+        raise CorruptCacheError(f"{path}: unreadable ({exc})") from exc
+    if meta.get("format") != FORMAT or hashlib.sha256(vectors.tobytes()).hexdigest() != meta.get("sha256"):
+        raise CorruptCacheError(f"{path}: checksum mismatch")
+    return vectors
+
+
+class VectorCache:
+    """A folder of cached vector matrices (default ``~/.cache/simlab/vectors``)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else cache_dir("vectors")
+        self.hits = 0
+        self.misses = 0
+
+    def path_for(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.safetensors"
+
+    def get(self, key: str) -> np.ndarray | None:
+        path = self.path_for(key)
+        if not path.exists():
+            return None
+        try:
+            return load_vectors(path)
+        except CorruptCacheError as exc:
+            log.warning("%s; rebuilding", exc)
+            path.unlink(missing_ok=True)
+            return None
+
+    def embed(self, encoder, texts: list[str], poolings: list[str], max_length: int, batch_size: int = 64,
+              show_progress_bar: bool | None = None) -> dict[str, np.ndarray]:
+        """Vectors for every pooling, encoding (in one pass) only the poolings not yet cached."""
+        digest = texts_hash(texts)
+        keys = {p: cache_key(encoder.identity, max_length, encoder.prefix, p, digest) for p in poolings}
+        out: dict[str, np.ndarray] = {}
+        for p, key in keys.items():
+            v = self.get(key)
+            if v is not None and v.shape[0] == len(texts):
+                out[p] = v
+        missing = [p for p in poolings if p not in out]
+        self.hits += len(poolings) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            fresh = encoder.encode_all(texts, poolings=missing, max_length=max_length, batch_size=batch_size,
+                                       show_progress_bar=show_progress_bar)
+            for p in missing:
+                save_vectors(self.path_for(keys[p]), fresh[p],
+                             {"model": encoder.identity, "max_length": str(max_length), "prefix": encoder.prefix,
+                              "pooling": p, "texts_sha256": digest, "n": str(len(texts))})
+                out[p] = fresh[p]
+        return {p: out[p] for p in poolings}
+
+
+_DEFAULT: VectorCache | None = None
+
+
+def cached_embed(encoder, texts, poolings, max_length, batch_size, show_progress_bar=None):
+    """Drop-in for ``simlab.evaluate.runner.default_embed`` backed by the default cache folder."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = VectorCache()
+    return _DEFAULT.embed(encoder, texts, poolings, max_length, batch_size, show_progress_bar)

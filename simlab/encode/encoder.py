@@ -1,0 +1,167 @@
+"""``Encoder``: any Hugging Face encoder → sentence vectors, every pooling from ONE forward pass.
+
+>>> from simlab.encode import load_encoder
+>>> enc = load_encoder("minilm")                                   # doctest: +SKIP
+>>> enc.encode(["a cat sits", "a dog runs"], pooling="first-last-avg").shape   # doctest: +SKIP
+(2, 384)
+>>> vecs = enc.encode_all(["a cat sits"])     # {"cls": ..., "last-avg": ..., ...}     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simlab.encode.pooling import POOLER_POOLINGS, POOLINGS, pool_all
+
+
+class MissingWeightsError(RuntimeError):
+    """The checkpoint lacks weights the model needs; simlab never runs on randomly initialised layers."""
+
+
+def load_hf_model(path_or_id: str, **kwargs):
+    """AutoModel + AutoTokenizer, offline-friendly, refusing random initialisation of anything but the pooler.
+
+    Returns (model, tokenizer, has_pooler).
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path_or_id, **kwargs)
+    model, info = AutoModel.from_pretrained(path_or_id, output_loading_info=True, **kwargs)
+    missing = set(info.get("missing_keys", ()))
+    pooler_missing = {k for k in missing if k.startswith("pooler.") or ".pooler." in k}
+    other = sorted(missing - pooler_missing)
+    if other:
+        raise MissingWeightsError(
+            f"{path_or_id}: the checkpoint has no weights for {len(other)} parameters "
+            f"({', '.join(other[:5])}{' ...' if len(other) > 5 else ''}); transformers would initialise them at random"
+        )
+    has_pooler = getattr(model, "pooler", None) is not None and not pooler_missing
+    if pooler_missing:
+        model.pooler = None  # never let a randomly initialised pooler produce vectors
+    return model.eval(), tokenizer, has_pooler
+
+
+class Encoder:
+    """Sentence encoder over a Hugging Face model.
+
+    Parameters
+    ----------
+    model_name_or_path : HF hub id or local folder (loaded offline from the local cache when the hub is unreachable).
+    max_length : tokens per sentence after truncation (the study: 64; 128 for PAWSX).
+    prefix : text put before every sentence (e5 uses "query: " / "passage: ").
+    num_threads : torch intra-op threads (None leaves torch's default).
+    name : a short display name for reports (defaults to the path).
+    """
+
+    def __init__(self, model_name_or_path: str | os.PathLike, *, max_length: int = 64, prefix: str = "",
+                 device: str = "cpu", num_threads: int | None = None, name: str | None = None):
+        if num_threads:
+            torch.set_num_threads(int(num_threads))
+        self.path = str(model_name_or_path)
+        self.name = name or self.path
+        self.model, self.tokenizer, self.has_pooler = load_hf_model(self.path)
+        self.model.to(device)
+        self.device = device
+        self.max_length = int(max_length)
+        self.prefix = prefix
+        self._identity: str | None = None
+
+    @property
+    def poolings(self) -> tuple[str, ...]:
+        """The poolings this checkpoint supports (no pooler weights → no pooler poolings)."""
+        return tuple(p for p in POOLINGS if self.has_pooler or p not in POOLER_POOLINGS)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @property
+    def identity(self) -> str:
+        """Name + sha256 of the weight files: what a vector cache must key on."""
+        if self._identity is None:
+            self._identity = f"{self.name}@{weights_hash(self.path)}"
+        return self._identity
+
+    # ------------------------------------------------------------------------------------------
+    def encode(self, sentences: str | list[str], pooling: str = "first-last-avg", batch_size: int = 64,
+               normalize_embeddings: bool = False, show_progress_bar: bool | None = None,
+               max_length: int | None = None, convert_to_numpy: bool = True) -> np.ndarray:
+        """Vectors for ``sentences`` with one pooling: (N, d) float32 numpy, or (d,) for a single string."""
+        single = isinstance(sentences, str)
+        out = self.encode_all([sentences] if single else sentences, poolings=[pooling], batch_size=batch_size,
+                              normalize_embeddings=normalize_embeddings, show_progress_bar=show_progress_bar,
+                              max_length=max_length)[pooling]
+        return out[0] if single else out
+
+    def encode_all(self, sentences: list[str], poolings: list[str] | None = None, batch_size: int = 64,
+                   normalize_embeddings: bool = False, show_progress_bar: bool | None = None,
+                   max_length: int | None = None) -> dict[str, np.ndarray]:
+        """Every requested pooling (default: all supported) from one forward pass per batch.
+
+        Sentences are sorted by token length so batches carry little padding; the output keeps input order.
+        """
+        poolings = list(poolings or self.poolings)
+        for p in poolings:
+            if p not in POOLINGS:
+                raise ValueError(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)}")
+            if p not in self.poolings:
+                raise ValueError(f"{self.name} has no pooler weights, so pooling {p!r} is unavailable "
+                                 f"(available: {', '.join(self.poolings)})")
+        sentences = list(sentences)
+        for i, s in enumerate(sentences):
+            if not isinstance(s, str):
+                raise TypeError(f"sentence {i} is {type(s).__name__}, expected str")
+        L = int(max_length or self.max_length)
+        d, n = self.dim, len(sentences)
+        out = {p: np.empty((n, d), dtype=np.float32) for p in poolings}
+        if n == 0:
+            return out
+        ids = self.tokenizer([self.prefix + s for s in sentences], truncation=True, max_length=L,
+                             add_special_tokens=True)["input_ids"]
+        order = np.argsort([-len(x) for x in ids], kind="stable")
+        if show_progress_bar is None:
+            show_progress_bar = n > 2000 and sys.stderr.isatty()
+        batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+        if show_progress_bar:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc=f"encode {self.name}", unit="batch")
+        pooler = getattr(self.model, "pooler", None) if self.has_pooler else None
+        with torch.inference_mode():
+            for idx in batches:
+                batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                hidden = self.model(**batch, output_hidden_states=True).hidden_states  # L+1 × (B, T, D)
+                pooled = pool_all(poolings, hidden, batch["attention_mask"], pooler)
+                for p, v in pooled.items():
+                    out[p][idx] = v.float().cpu().numpy()
+        if normalize_embeddings:
+            for p in out:
+                out[p] /= np.clip(np.linalg.norm(out[p], axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
+def weights_hash(path_or_id: str) -> str:
+    """First 16 hex of sha256 over the weight files of a local folder (or of the HF cache snapshot)."""
+    folder = Path(path_or_id)
+    if not folder.is_dir():
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(path_or_id, local_files_only=True))
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix in {".safetensors", ".bin", ".pt", ".h5", ".msgpack"} and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"no weight files in {folder}")
+    h = hashlib.sha256()
+    for p in files:
+        h.update(p.name.encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]

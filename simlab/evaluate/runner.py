@@ -1,0 +1,144 @@
+"""The unsupervised STS evaluation (kexue.fm/archives/8321 protocol), one task at a time.
+
+For each task: encode the task's unique sentences ONCE for every requested pooling, fit whitening per pooling
+on the fit-on sentences (default: every sentence of every available split, as bojone/BERT-whitening
+``chn/eval.py``), and score every split for every whitening setting.
+
+>>> from simlab.encode import load_encoder
+>>> enc = load_encoder("e5-small")                                             # doctest: +SKIP
+>>> records = evaluate_task(enc, "STS-B", poolings=["first-last-avg"])          # doctest: +SKIP
+>>> records[0]["main_score"]                                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simlab.data import PairSplit, fit_sentences, get_task, load_task
+from simlab.evaluate.metrics import cosine_pairs, sts_scores
+from simlab.evaluate.settings import WhiteningSetting, parse_whiten
+from simlab.whitening import Whitening, whiten
+
+LANGUAGES = {"zh": ["cmn-Hans"], "en": ["eng-Latn"]}
+
+# embed(encoder, texts, poolings, max_length, batch_size) -> {pooling: (N, d) float32}
+EmbedFn = Callable[..., dict]
+
+
+def default_embed(encoder, texts, poolings, max_length, batch_size, show_progress_bar=None):
+    return encoder.encode_all(texts, poolings=poolings, max_length=max_length, batch_size=batch_size,
+                              show_progress_bar=show_progress_bar)
+
+
+@dataclass
+class TaskVectors:
+    """A task's splits with every sentence mapped to a row of the unique-sentence vector matrices."""
+
+    task: str
+    max_length: int
+    splits: dict[str, PairSplit]
+    rows: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (rows of sentences1, rows of sentences2)
+    fit_rows: np.ndarray
+    fit_on: str
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # pooling -> (U, d)
+    encode_seconds: float = 0.0
+
+
+def prepare_task(task: str, data_dir=None, fit_on: str = "all", skip_bad_lines: bool = False,
+                 max_length: int | None = None) -> tuple[TaskVectors, list[str]]:
+    """Load a task and index its unique sentences; returns (TaskVectors without vectors, unique texts)."""
+    spec = get_task(task)
+    splits = load_task(spec.name, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
+    fit = fit_sentences(spec.name, fit_on, data_dir=data_dir)
+    index: dict[str, int] = {}
+
+    def rows_of(sents: list[str]) -> np.ndarray:
+        return np.array([index.setdefault(s, len(index)) for s in sents], dtype=np.int64)
+
+    rows = {name: (rows_of(ps.sentences1), rows_of(ps.sentences2)) for name, ps in splits.items()}
+    fit_rows = rows_of(list(fit))
+    tv = TaskVectors(spec.name, int(max_length or spec.max_length), splits, rows, fit_rows, describe_fit(fit))
+    return tv, list(index)
+
+
+def describe_fit(fit) -> str:
+    sources = getattr(fit, "sources", [])
+    if getattr(fit, "policy", "") == "file" and sources:
+        return f"file:{sources[0]}"
+    return getattr(fit, "policy", "all")
+
+
+def embed_task(encoder, task: str, poolings: list[str], data_dir=None, fit_on: str = "all", batch_size: int = 64,
+               skip_bad_lines: bool = False, max_length: int | None = None, embed: EmbedFn = default_embed,
+               show_progress_bar: bool | None = None) -> TaskVectors:
+    """Load ``task`` and encode its unique sentences once for all ``poolings``."""
+    tv, texts = prepare_task(task, data_dir, fit_on, skip_bad_lines, max_length)
+    t0 = time.perf_counter()
+    tv.vectors = embed(encoder, texts, poolings, tv.max_length, batch_size, show_progress_bar=show_progress_bar)
+    tv.encode_seconds = time.perf_counter() - t0
+    return tv
+
+
+def score_task(tv: TaskVectors, pooling: str, settings: list[WhiteningSetting], model: dict,
+               eval_split: str | None = None, prefix: str = "") -> list[dict]:
+    """One result record per whitening setting for one pooling (whitening fitted once, sliced per k)."""
+    spec = get_task(tv.task)
+    X = tv.vectors[pooling]
+    d = X.shape[1]
+    white = Whitening(fit_on=tv.fit_on, source_model=model.get("name", "")).fit(X[tv.fit_rows]) \
+        if any(s.enabled for s in settings) else None
+    records = []
+    for setting in settings:
+        t0 = time.perf_counter()
+        k = setting.k_for(d)
+        Y = X if k is None else whiten(X, white.mean_, white.kernel_[:, :k])
+        scores = {}
+        for split, ps in tv.splits.items():
+            r1, r2 = tv.rows[split]
+            s = sts_scores(cosine_pairs(Y[r1], Y[r2]), ps.scores, ps.subsets)
+            scores[split] = [{"hf_subset": "default", "languages": LANGUAGES[spec.language],
+                              "main_score": s["spearman"], "cosine_spearman": s["spearman"], **s}]
+        main_split = eval_split or spec.eval_split
+        if main_split not in scores:
+            raise ValueError(f"{tv.task} has no split {main_split!r} (it has {', '.join(scores)})")
+        sizes = np.array([len(tv.splits[s]) for s in scores], dtype=np.float64)
+        values = np.array([scores[s][0]["spearman"] for s in scores])
+        records.append({
+            "task_name": tv.task,
+            "language": spec.language,
+            "model": model,
+            "pooling": pooling,
+            "whitening": {"setting": setting.label, "k": k, "fit_on": tv.fit_on if k else None,
+                          "n_fit": int(len(tv.fit_rows)) if k else None},
+            "max_length": tv.max_length,
+            "prefix": prefix,
+            "eval_split": main_split,
+            "main_score": scores[main_split][0]["main_score"],
+            "scores": scores,
+            "split_avg": {"avg": float(values.mean()), "w-avg": float(values @ sizes / sizes.sum())},
+            "skipped_lines": sum(len(ps.skipped) for ps in tv.splits.values()),
+            "unscored_pairs": sum(ps.unscored for ps in tv.splits.values()),
+            "evaluation_time": tv.encode_seconds + (time.perf_counter() - t0),
+            "mteb_version": None,
+            "dataset_revision": None,
+        })
+    return records
+
+
+def evaluate_task(encoder, task: str, poolings: list[str] | None = None, whiten: str = "none,full,256",
+                  k: int | None = None, **kwargs) -> list[dict]:
+    """Encode + score one task: records for every pooling × whitening setting."""
+    poolings = list(poolings or encoder.poolings)
+    eval_split = kwargs.pop("eval_split", None)
+    tv = embed_task(encoder, task, poolings, **kwargs)
+    model = model_info(encoder)
+    settings = parse_whiten(whiten, k)
+    return [r for p in poolings for r in score_task(tv, p, settings, model, eval_split, encoder.prefix)]
+
+
+def model_info(encoder) -> dict:
+    return {"name": encoder.name, "path": encoder.path, "has_pooler": encoder.has_pooler, "dim": encoder.dim}

@@ -1,0 +1,236 @@
+"""Linear attention sim(q, k) = φ(q)ᵀφ(k), non-causal and causal (chunked), with RoPE in the numerator.
+
+kexue.fm/archives/7546 eq. (2)-(4), kexue.fm/archives/8338, kexue.fm/archives/8265 eq. (19):
+
+    out_i = Σ_j [R_i φ(q_i)]ᵀ [R_j φ(k_j)] v_j / Σ_j φ(q_i)ᵀ φ(k_j)
+
+(R = RoPE applied to the features, numerator only, as 8265 prescribes; without ``rope`` both use φ.)
+Non-causal: φ(Q) (φ(K)ᵀ V) costs O(n m d_v). Causal: chunks of C tokens; inside a chunk the masked
+quadratic form, across chunks a carried state S = Σ φ(k_j) v_jᵀ and z = Σ φ(k_j): O(n C m + n m d_v) time,
+memory linear in n.
+
+Feature maps return (features, log_scale) (see feature_maps.py). Key log-scales are re-applied relative to
+a running maximum m_i = max_{j≤i} c_j (a prefix statistic, never a future one): every factor exp(c_j - m_i)
+is ≤ 1, and the common exp(m_i) cancels between numerator and denominator, so the result is exact.
+
+>>> import torch
+>>> q, k, v = torch.randn(3, 1, 2, 10, 8).unbind(0)                 # (B, H, T, D)
+>>> a = linear_attention(q, k, v, "elu", causal=True, chunk_size=4)
+>>> b = linear_attention(q, k, v, "elu", causal=True, chunk_size=3)
+>>> torch.allclose(a, b, atol=1e-5)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from simlab.nn.feature_maps import FavorPlus, FeatureMap, get_feature_map
+
+Rope = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _key_weights(ck: torch.Tensor | None, fk: torch.Tensor, mask: torch.Tensor | None):
+    """Zero padded keys; return features and log-scales (finfo.min for padded keys)."""
+    if ck is None:
+        ck = torch.zeros(fk.shape[:-1], dtype=fk.dtype, device=fk.device)
+    if mask is not None:
+        if mask.shape != (fk.shape[0], fk.shape[-2]):
+            raise ValueError(f"key_padding_mask must have shape (B, T_k) = {(fk.shape[0], fk.shape[-2])}, got {tuple(mask.shape)}")
+        keep = mask.to(torch.bool)[:, None, :]  # (B, 1, T)
+        fk = fk * keep[..., None]
+        ck = ck.masked_fill(~keep, torch.finfo(ck.dtype).min)
+    return fk, ck
+
+
+def linear_attention_features(
+    fq: torch.Tensor,
+    fk: torch.Tensor,
+    v: torch.Tensor,
+    key_log_scale: torch.Tensor | None = None,
+    *,
+    causal: bool = False,
+    rope: Rope | None = None,
+    key_padding_mask: torch.Tensor | None = None,
+    chunk_size: int = 64,
+) -> torch.Tensor:
+    """Linear attention on precomputed features fq (B, H, Tq, m), fk (B, H, Tk, m), v (B, H, Tk, dv).
+
+    φ(k_j) = fk_j · exp(key_log_scale_j). ``rope`` rotates the (B, H, T, m) features of the numerator.
+    """
+    if fq.shape[-1] != fk.shape[-1] or fk.shape[-2] != v.shape[-2]:
+        raise ValueError(f"shape mismatch: fq {tuple(fq.shape)}, fk {tuple(fk.shape)}, v {tuple(v.shape)}")
+    fk, ck = _key_weights(key_log_scale, fk, key_padding_mask)
+    if causal:
+        if fq.shape[-2] != fk.shape[-2]:
+            raise ValueError(f"causal attention needs T_q == T_k, got {fq.shape[-2]} and {fk.shape[-2]}")
+        if chunk_size <= 0:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        return _causal_chunked(fq, fk, ck, v, rope, chunk_size)
+    fk = fk * torch.exp(ck - ck.amax(dim=-1, keepdim=True))[..., None]  # exact: common factor cancels
+    rq, rk = (rope(fq), rope(fk)) if rope is not None else (fq, fk)
+    num = rq @ (rk.transpose(-1, -2) @ v)  # (B, H, Tq, m) @ (B, H, m, dv) -> (B, H, Tq, dv)
+    den = fq @ fk.sum(dim=-2)[..., None]  # (B, H, Tq, 1)
+    return num / den.clamp_min(torch.finfo(den.dtype).tiny)
+
+
+def _causal_chunked(fq, fk, ck, v, rope: Rope | None, C: int) -> torch.Tensor:
+    B, H, T, m = fq.shape
+    dv = v.shape[-1]
+    rq, rk = (rope(fq), rope(fk)) if rope is not None else (fq, fk)
+    N = -(-T // C)
+    pad = N * C - T
+    if pad:
+        fq, fk, rq, rk, v = (F.pad(t, (0, 0, 0, pad)) for t in (fq, fk, rq, rk, v))
+        ck = F.pad(ck, (0, pad), value=torch.finfo(ck.dtype).min)
+    run_max = torch.cummax(ck, dim=-1).values  # (B, H, Tp): m_i, prefix statistic only
+    chunk = lambda t: t.reshape(B, H, N, C, *t.shape[3:])  # noqa: E731
+    fq, fk, rq, rk, v, ck, run_max = map(chunk, (fq, fk, rq, rk, v, ck, run_max))
+
+    # intra-chunk: masked quadratic form with G_ij = exp(c_j - m_i) for j <= i (all exponents <= 0)
+    causal_mask = torch.ones(C, C, dtype=torch.bool, device=fq.device).tril()
+    G = torch.exp((ck[..., None, :] - run_max[..., :, None]).masked_fill(~causal_mask, float("-inf")))  # (B,H,N,C,C)
+    A_den = (fq @ fk.transpose(-1, -2)) * G
+    A_num = (rq @ rk.transpose(-1, -2)) * G if rope is not None else A_den
+    num = A_num @ v  # (B, H, N, C, dv)
+    den = A_den.sum(dim=-1)  # (B, H, N, C)
+
+    # inter-chunk: state of chunk n = Σ_{j < start(n)} φ(k_j) v_jᵀ, stored relative to the running max
+    end_max = run_max[..., -1]  # (B, H, N)
+    w = torch.exp(ck - end_max[..., None])[..., None]  # (B, H, N, C, 1), <= 1
+    local_S = (rk * w).transpose(-1, -2) @ v  # (B, H, N, m, dv)
+    local_z = (fk * w).sum(dim=-2)  # (B, H, N, m)
+    S = torch.zeros(B, H, m, dv, dtype=v.dtype, device=v.device)
+    z = torch.zeros(B, H, m, dtype=v.dtype, device=v.device)
+    ref = torch.full((B, H), torch.finfo(ck.dtype).min, dtype=ck.dtype, device=ck.device)
+    states_S, states_z, refs = [S], [z], [ref]
+    for n in range(N - 1):
+        decay = torch.exp(ref - end_max[..., n])  # <= 1
+        S = decay[..., None, None] * S + local_S[:, :, n]
+        z = decay[..., None] * z + local_z[:, :, n]
+        ref = end_max[..., n]
+        states_S.append(S), states_z.append(z), refs.append(ref)
+    S_all, z_all, ref_all = torch.stack(states_S, 2), torch.stack(states_z, 2), torch.stack(refs, 2)
+    factor = torch.exp(ref_all[..., None] - run_max)  # (B, H, N, C), <= 1
+    num = num + factor[..., None] * (rq @ S_all)
+    den = den + factor * (fq @ z_all[..., None]).squeeze(-1)
+    out = num / den.clamp_min(torch.finfo(den.dtype).tiny)[..., None]
+    return out.reshape(B, H, N * C, dv)[:, :, :T]
+
+
+def linear_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    feature_map: str | FeatureMap = "elu",
+    *,
+    causal: bool = False,
+    rope: Rope | None = None,
+    key_padding_mask: torch.Tensor | None = None,
+    chunk_size: int = 64,
+) -> torch.Tensor:
+    """Linear attention of q (B, H, Tq, d), k (B, H, Tk, d), v (B, H, Tk, dv) -> (B, H, Tq, dv).
+
+    ``feature_map``: "elu", "relu", "exp", "softmax" or a callable such as ``FavorPlus``.
+    ``rope``: rotation applied to the numerator's features, e.g. ``functools.partial(apply_rope, layout="half")``.
+    ``key_padding_mask``: (B, Tk), True/1 = real token.
+
+    >>> import torch
+    >>> q, k, v = torch.randn(3, 2, 4, 16, 8).unbind(0)
+    >>> linear_attention(q, k, v, "exp").shape
+    torch.Size([2, 4, 16, 8])
+    """
+    fm = get_feature_map(feature_map)
+    fq, _ = fm(q)  # a query's constant cancels in num/den
+    fk, ck = fm(k)
+    return linear_attention_features(
+        fq, fk, v, ck, causal=causal, rope=rope, key_padding_mask=key_padding_mask, chunk_size=chunk_size
+    )
+
+
+@dataclass
+class LinearAttentionState:
+    """Recurrent (decoding) state: S = Σ φ(k_j) v_jᵀ (rotated for the numerator), z = Σ φ(k_j), both ×exp(-ref)."""
+
+    S: torch.Tensor  # (B, H, m, dv)
+    z: torch.Tensor  # (B, H, m)
+    ref: torch.Tensor  # (B, H) running max of key log-scales
+    position: int = 0
+
+
+def linear_attention_step(
+    q_t: torch.Tensor,
+    k_t: torch.Tensor,
+    v_t: torch.Tensor,
+    feature_map: str | FeatureMap = "elu",
+    state: LinearAttentionState | None = None,
+    rope: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, LinearAttentionState]:
+    """One causal decoding step (7546's RNN form) for q_t, k_t (B, H, d), v_t (B, H, dv).
+
+    ``rope(x, position)`` rotates (B, H, 1, m) features at ``position``. Returns (out_t (B, H, dv), new state).
+    """
+    fm = get_feature_map(feature_map)
+    fq, _ = fm(q_t[:, :, None])  # (B, H, 1, m)
+    fk, ck = fm(k_t[:, :, None])
+    ck = torch.zeros(fk.shape[:-1], dtype=fk.dtype, device=fk.device) if ck is None else ck  # (B, H, 1)
+    pos = 0 if state is None else state.position
+    rq, rk = (rope(fq, pos), rope(fk, pos)) if rope is not None else (fq, fk)
+    if state is None:
+        B, H, _, m = fk.shape
+        state = LinearAttentionState(
+            S=v_t.new_zeros(B, H, m, v_t.shape[-1]), z=v_t.new_zeros(B, H, m), ref=ck[..., 0].clone()
+        )
+    ref = torch.maximum(state.ref, ck[..., 0])
+    decay, w = torch.exp(state.ref - ref), torch.exp(ck[..., 0] - ref)  # both <= 1
+    S = decay[..., None, None] * state.S + w[..., None, None] * rk[:, :, 0, :, None] * v_t[:, :, None, :]
+    z = decay[..., None] * state.z + w[..., None] * fk[:, :, 0]
+    num = (rq[:, :, 0, :, None] * S).sum(-2)  # (B, H, dv)
+    den = (fq[:, :, 0] * z).sum(-1, keepdim=True)  # (B, H, 1)
+    out = num / den.clamp_min(torch.finfo(den.dtype).tiny)
+    return out, LinearAttentionState(S, z, ref, pos + 1)
+
+
+class LinearAttention(nn.Module):
+    """Linear attention with a named feature map; holds FAVOR+'s random features when ``feature_map='favor'``.
+
+    >>> import torch
+    >>> att = LinearAttention(16, "favor", num_features=64, causal=True)
+    >>> q, k, v = torch.randn(3, 1, 2, 12, 16).unbind(0)
+    >>> att(q, k, v).shape
+    torch.Size([1, 2, 12, 16])
+    """
+
+    def __init__(
+        self,
+        head_dim: int,
+        feature_map: str = "elu",
+        *,
+        causal: bool = False,
+        chunk_size: int = 64,
+        num_features: int | None = None,
+        redraw_interval: int | None = None,
+    ):
+        super().__init__()
+        self.causal, self.chunk_size, self.feature_map_name = causal, chunk_size, feature_map
+        if feature_map == "favor":
+            self.favor = FavorPlus(head_dim, num_features, redraw_interval=redraw_interval)
+        else:
+            if num_features is not None:
+                raise ValueError(f"num_features only applies to feature_map='favor', not {feature_map!r}")
+            get_feature_map(feature_map)  # validates the name
+
+    def forward(self, q, k, v, rope: Rope | None = None, key_padding_mask: torch.Tensor | None = None):
+        fm = self.favor if self.feature_map_name == "favor" else self.feature_map_name
+        return linear_attention(
+            q, k, v, fm, causal=self.causal, rope=rope,
+            key_padding_mask=key_padding_mask, chunk_size=self.chunk_size,
+        )
+
+    def extra_repr(self) -> str:
+        return f"feature_map={self.feature_map_name!r}, causal={self.causal}, chunk_size={self.chunk_size}"
