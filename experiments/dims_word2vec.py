@@ -131,16 +131,26 @@ def hs_loglik(model, pairs: np.ndarray, chunk: int = 4096) -> float:
 # ---------------------------------------------------------------------------------------------- analysis
 
 
-def smallest_within(dims: list[int], scores: list[float], delta: float) -> int:
-    """Smallest n whose score is within δ·|best| of the best score (scores: higher is better)."""
+def unigram_loglik(pairs: np.ndarray, counts: np.ndarray) -> float:
+    """Mean ln p(centre) under training word frequencies: the n = 0 reference (no context used)."""
+    return float(np.log(counts[pairs[:, 0]] / counts.sum()).mean())
+
+
+def smallest_within(dims: list[int], scores: list[float], delta: float, baseline: float | None = None) -> int:
+    """Smallest n whose score is within δ of the best (scores: higher is better).
+
+    baseline None: within δ·|best| of the best score (relative to the log-likelihood itself).
+    baseline given: reaching (1 − δ) of the best gain over ``baseline`` (relative to what n can buy).
+    """
     best = max(scores)
-    return min(n for n, s in zip(dims, scores) if s >= best - delta * abs(best))
+    tol = delta * abs(best) if baseline is None else delta * (best - baseline)
+    return min(n for n, s in zip(dims, scores) if s >= best - tol)
 
 
 def fit_line(Ns: list[int], nstar: list[int]) -> dict[str, float]:
     x = np.log(np.asarray(Ns, dtype=np.float64))
     y = np.asarray(nstar, dtype=np.float64)
-    a, b = np.polyfit(x, y, 1)
+    a, b = np.polyfit(x, y, 1) if len(set(Ns)) > 1 else (float("nan"), float("nan"))
     return {"a": float(a), "b": float(b), "a_through_origin": float((x @ y) / (x @ x))}
 
 
@@ -222,20 +232,28 @@ def run(args) -> dict:
                              sample=1e-3, epochs=epochs, workers=args.workers, seed=args.seed)
             if pairs is None:  # same held-out pairs for every n of this N
                 pairs = heldout_pairs(held, model.wv.key_to_index, args.window, args.max_pairs, args.seed)
+                base = unigram_loglik(pairs, np.array([model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key]))
             scores.append(hs_loglik(model, pairs))
             secs.append(time.time() - t)
             print(f"N={N:>6} n={n:>4}  held-out loglik/pair {scores[-1]:.4f}  ({secs[-1]:.1f} s)", flush=True)
         runs.append({
             "N": N, "dims": list(dims), "loglik": scores, "seconds": secs, "heldout_pairs": int(len(pairs)),
             "train_tokens": int(sum(map(len, train_N))),
+            "unigram_loglik": base,
             "n_star": smallest_within(dims, scores, args.delta),
             "n_star_by_delta": {str(d): smallest_within(dims, scores, d) for d in (0.005, 0.01, 0.02)},
+            "n_star_gain": smallest_within(dims, scores, args.delta, base),
+            "n_star_gain_by_delta": {str(d): smallest_within(dims, scores, d, base) for d in (0.005, 0.01, 0.02, 0.05)},
             "n_8.33": 8.33 * math.log(N),
         })
     results = {
         "tokenizer": tokenizer, "epochs": epochs, "window": args.window, "delta": args.delta, "workers": args.workers,
         "runs": runs, "fit": fit_line(Ns, [r["n_star"] for r in runs]),
         "fit_by_delta": {d: fit_line(Ns, [r["n_star_by_delta"][d] for r in runs]) for d in ("0.005", "0.01", "0.02")},
+        "fit_gain": fit_line(Ns, [r["n_star_gain"] for r in runs]),
+        "fit_gain_by_delta": {
+            d: fit_line(Ns, [r["n_star_gain_by_delta"][d] for r in runs]) for d in ("0.005", "0.01", "0.02", "0.05")
+        },
         "seconds": time.time() - t0,
     }
     return results
@@ -268,13 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         plot(results, Path(args.out))
     print()
-    print(f"{'N':>7} {'ln N':>6} {'8.33 ln N':>9} {'n* (1%)':>8} {'n* (0.5%)':>9} {'n* (2%)':>8} {'best n':>7}")
+    print("n*: smallest n with loglik >= best - delta*|best|;  n*_gain: reaching (1 - delta) of the gain over unigram")
+    print(f"{'N':>7} {'ln N':>6} {'8.33 ln N':>9} {'n* 0.5%':>8} {'n* 1%':>6} {'n* 2%':>6} "
+          f"{'gain 0.5%':>9} {'gain 1%':>8} {'gain 2%':>8} {'gain 5%':>8} {'best n':>7}")
     for r in results["runs"]:
         best = r["dims"][int(np.argmax(r["loglik"]))]
-        d = r["n_star_by_delta"]
-        print(f"{r['N']:>7} {math.log(r['N']):>6.2f} {r['n_8.33']:>9.1f} {d['0.01']:>8} {d['0.005']:>9} {d['0.02']:>8} {best:>7}")
-    f = results["fit"]
-    print(f"fit (delta={args.delta}): n* = {f['a']:.2f} ln N {f['b']:+.1f}; through the origin n* = {f['a_through_origin']:.2f} ln N")
+        d, g = r["n_star_by_delta"], r["n_star_gain_by_delta"]
+        print(f"{r['N']:>7} {math.log(r['N']):>6.2f} {r['n_8.33']:>9.1f} {d['0.005']:>8} {d['0.01']:>6} {d['0.02']:>6} "
+              f"{g['0.005']:>9} {g['0.01']:>8} {g['0.02']:>8} {g['0.05']:>8} {best:>7}")
+    for name, f in [(f"n* (delta={args.delta})", results["fit"]), (f"n*_gain (delta={args.delta})", results["fit_gain"])]:
+        print(f"fit {name}: = {f['a']:.2f} ln N {f['b']:+.1f}; through the origin = {f['a_through_origin']:.2f} ln N")
     print(f"total {results['seconds']:.0f} s; results {json_path}")
     return 0
 

@@ -53,7 +53,7 @@ def prepare_task(task: str, data_dir=None, fit_on: str = "all", skip_bad_lines: 
     """Load a task and index its unique sentences; returns (TaskVectors without vectors, unique texts)."""
     spec = get_task(task)
     splits = load_task(spec.name, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
-    fit = fit_sentences(spec.name, fit_on, data_dir=data_dir)
+    fit = fit_sentences(spec.name, fit_on, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
     index: dict[str, int] = {}
 
     def rows_of(sents: list[str]) -> np.ndarray:

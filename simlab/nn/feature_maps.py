@@ -5,9 +5,9 @@ kexue.fm/archives/8338 (the exponential is the natural activation).
 
 Every map returns ``(features, log_scale)`` meaning φ(x) = features · exp(log_scale[..., None]):
 
-* ``features`` has its largest coordinate equal to 1 for the log-space maps (elu+1, exp, FAVOR+), so a
-  token's features never all underflow, whatever its input (fp32 inputs of -1e4 still give positive
-  denominators);
+* ``features`` has its largest coordinate equal to 1 for the log-space maps (elu+1, exp, FAVOR+) and
+  the others floored at sqrt(finfo.tiny), so a token's features never underflow, whatever its input
+  (fp32 inputs of -1e4 still give positive denominators);
 * ``log_scale`` (shape (..., T), or ``None`` = 0) is the per-token constant that was factored out.
 
 For a query the per-token constant cancels between numerator and denominator, so attention drops it. For a
@@ -18,7 +18,7 @@ performer-pytorch, issue #82).
 >>> import torch
 >>> f, c = elu_plus_one(torch.tensor([[-1e4, -2e4]]))     # elu+1 itself underflows to 0 in fp32
 >>> f.tolist(), c.tolist()                                # φ = f · exp(c), largest feature is 1
-([[1.0, 0.0]], [-10000.0])
+([[1.0, 1.0842021724855044e-19]], [-10000.0])
 """
 
 from __future__ import annotations
@@ -27,25 +27,39 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 Features = tuple[torch.Tensor, torch.Tensor | None]
 FEATURE_MAPS = ("elu", "relu", "exp", "softmax", "favor")
 
 
+def _floor(features: torch.Tensor) -> torch.Tensor:
+    return features.clamp_min(torch.finfo(features.dtype).tiny ** 0.5)
+
+
 def _normalise_log(log_phi: torch.Tensor) -> Features:
-    """exp(log φ - max) and the max: exact factorisation φ = features · exp(log_scale)."""
+    """exp(log φ - max) and the max: φ = features · exp(log_scale).
+
+    Features are floored at sqrt(finfo.tiny) (1e-19 in fp32/bf16, 1e-154 in fp64) so that a product of a
+    query and a key feature is never below the smallest normal number: every denominator stays > 0 even
+    when the supports of φ(q) and φ(k) do not overlap in floating point. The floor is negligible next to the
+    largest coordinate, which is 1 (it is larger in fp16: 8e-3).
+    """
     log_scale = log_phi.amax(dim=-1)  # (..., T)
-    return torch.exp(log_phi - log_scale[..., None]), log_scale
+    return _floor(torch.exp(log_phi - log_scale[..., None])), log_scale
 
 
 def elu_plus_one(x: torch.Tensor) -> Features:
-    """φ(x) = elu(x) + 1 (Katharopoulos et al.; 7546), computed in log space.
+    """φ(x) = elu(x) + 1 (Katharopoulos et al.; 7546), normalised by its largest coordinate φ(max x).
 
-    log φ = log1p(x) for x ≥ 0 and x for x < 0; never rounds to 0 (cf. fla #1261 for bf16 elu+1).
+    With s = min(max x, 0) and p = max(max x, 0): features = (elu(x - s) + 1)/(1 + p), log_scale = s + log1p(p)
+    (for max x < 0 every x - s <= 0, where elu(y) + 1 = exp(y)). Never rounds to 0 (cf. fla #1261 for bf16).
     """
-    log_phi = torch.where(x >= 0, torch.log1p(x.clamp_min(0)), x)
-    return _normalise_log(log_phi)
+    xmax = x.amax(dim=-1, keepdim=True)  # (..., T, 1)
+    s, p = xmax.clamp_max(0), xmax.clamp_min(0)
+    features = (F.elu(x - s) + 1) * (1 / (1 + p))
+    return _floor(features), (s + torch.log1p(p)).squeeze(-1)
 
 
 def relu_features(x: torch.Tensor) -> Features:

