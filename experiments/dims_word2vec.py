@@ -143,7 +143,7 @@ def smallest_within(dims: list[int], scores: list[float], delta: float, baseline
     baseline given: reaching (1 − δ) of the best gain over ``baseline`` (relative to what n can buy).
     """
     best = max(scores)
-    tol = delta * abs(best) if baseline is None else delta * (best - baseline)
+    tol = delta * abs(best) if baseline is None else delta * max(best - baseline, 0.0)
     return min(n for n, s in zip(dims, scores) if s >= best - tol)
 
 
@@ -155,32 +155,42 @@ def fit_line(Ns: list[int], nstar: list[int]) -> dict[str, float]:
 
 
 def plot(results: dict, out: Path) -> None:
+    """Left: share of the best gain over unigram vs n (★ n*_gain, ◆ n*), dashed 8.33 ln N. Right: n* vs ln N."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.5, 4.4))
     Ns = [r["N"] for r in results["runs"]]
     for k, r in enumerate(results["runs"]):
         color = f"C{k}"
-        ax1.plot(r["dims"], r["loglik"], "o-", color=color, ms=3, label=f"N = {r['N']:,}")
+        ll, base = np.asarray(r["loglik"]), r["unigram_loglik"]
+        share = (ll - base) / (ll.max() - base)
+        ax1.plot(r["dims"], share, "o-", color=color, ms=3, label=f"N = {r['N']:,}")
         ax1.axvline(8.33 * math.log(r["N"]), color=color, ls="--", lw=0.8)
-        ax1.plot([r["n_star"]], [r["loglik"][r["dims"].index(r["n_star"])]], "*", color=color, ms=12)
+        ax1.plot([r["n_star_gain"]], [share[r["dims"].index(r["n_star_gain"])]], "*", color=color, ms=13)
+        ax1.plot([r["n_star"]], [share[r["dims"].index(r["n_star"])]], "D", color=color, ms=6, mfc="none")
     ax1.set_xscale("log", base=2)
     ax1.set_xlabel("dimension n")
-    ax1.set_ylabel("held-out log-likelihood per pair (nats)")
-    ax1.set_title(f"skip-gram HS; ★ = smallest n within {results['delta']:.1%}; -- = 8.33 ln N")
+    ax1.set_ylabel("held-out log-lik gain over unigram / best gain")
+    d = results["delta"]
+    ax1.set_title(f"skip-gram HS: ★ n*_gain ({1 - d:.0%} of gain), ◇ n* (loglik within {d:.0%}); -- 8.33 ln N", fontsize=9)
     ax1.legend(fontsize=8)
-    x = np.linspace(min(math.log(N) for N in Ns) - 0.3, max(math.log(N) for N in Ns) + 0.3, 50)
-    fit = results["fit"]
-    ax2.plot([math.log(N) for N in Ns], [r["n_star"] for r in results["runs"]], "ko", label="measured n*")
-    ax2.plot(x, fit["a"] * x + fit["b"], "k-", lw=1, label=f"fit n* = {fit['a']:.2f} ln N {fit['b']:+.1f}")
+    lo, hi = min(math.log(N) for N in Ns) - 0.3, max(math.log(N) for N in Ns) + 0.3
+    x = np.linspace(lo, hi, 50)
+    lnN = [math.log(N) for N in Ns]
+    for key, fkey, marker, color, label in [("n_star_gain", "fit_gain", "*", "k", "n*_gain"), ("n_star", "fit", "D", "C7", "n*")]:
+        f = results[fkey]
+        ax2.plot(lnN, [r[key] for r in results["runs"]], marker, color=color, ms=9 if marker == "*" else 6,
+                 label=f"{label}: fit {f['a']:.2f} ln N {f['b']:+.1f}")
+        if np.isfinite(f["a"]):
+            ax2.plot(x, f["a"] * x + f["b"], "-", color=color, lw=1)
     ax2.plot(x, 8.33 * x, "r--", lw=1, label="8.33 ln N")
     ax2.set_xlabel("ln N")
     ax2.set_ylabel("n*")
     ax2.legend(fontsize=8)
-    ax2.set_title("n* against ln N")
+    ax2.set_title("n* against ln N", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

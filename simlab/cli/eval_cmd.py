@@ -32,7 +32,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    import sys
     import time
+    import warnings
 
     from rich.console import Console
 
@@ -43,6 +45,7 @@ def run(args) -> int:
     from simlab.evaluate.settings import parse_whiten
     from simlab.models.registry import DEFAULTS
     from simlab.paths import data_dir
+    from simlab.whitening import WhiteningWarning
 
     console = Console(stderr=True)
     root = data_dir(args.data_dir)
@@ -70,10 +73,14 @@ def run(args) -> int:
         console.print(f"{task}: {sum(len(ps) for ps in tv.splits.values())} pairs, encoded in "
                       f"{tv.encode_seconds:.1f}s" + (f", [yellow]{skipped} bad lines skipped[/]" if skipped else ""))
         for p in poolings:
-            records.extend(score_task(tv, p, settings, model_info(enc), args.split, enc.prefix))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", WhiteningWarning)
+                records.extend(score_task(tv, p, settings, model_info(enc), args.split, enc.prefix))
+            for w in {str(c.message) for c in caught if issubclass(c.category, WhiteningWarning)}:
+                console.print(f"  [yellow]{task}/{p}[/]: {w}")
         write_results(records, args.out, _meta(args, tasks, time.perf_counter() - t_start))  # partial, atomic
     paths = write_results(records, args.out, _meta(args, tasks, time.perf_counter() - t_start))
-    out = Console()
+    out = Console() if sys.stdout.isatty() else Console(width=250)  # never squeeze the table in a log file
     for name in encoders:
         out.print(render_table([r for r in records if r["model"]["name"] == name], args.split,
                                title=f"{name}: Spearman ×100, {args.split} split (STS12-16: wmean)"))

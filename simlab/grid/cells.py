@@ -57,6 +57,7 @@ class GridConfig:
     split: str | None = None  # None = each task's eval split (test)
     max_length: int | None = None  # None = each task's own (64; PAWSX 128)
     prefix: str | None = None
+    skip_bad_lines: bool = False
 
     def to_json(self, identities: dict[str, str] | None = None) -> dict:
         d = asdict(self)

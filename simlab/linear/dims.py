@@ -57,7 +57,7 @@ def h_n(n: float, scale: float = 1.0) -> float:
     # normaliser of the angle density: ∫ sin^{n−2} θ dθ = √π Γ((n−1)/2) / Γ(n/2)
     log_z0 = 0.5 * math.log(math.pi) + special.gammaln((n - 1) / 2) - special.gammaln(n / 2)
     log_e = math.log(z1) + peak - log_z0  # ln E[e^{a n cos θ}]
-    return log_e - a * n * zc / z1
+    return float(log_e - a * n * zc / z1)
 
 
 def laplace_cos_peak(scale: float = 1.0) -> float:

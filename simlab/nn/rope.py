@@ -131,6 +131,27 @@ def apply_rope(
     return apply_rotary(x, cos, sin, layout)
 
 
+def rope_2d_tables(
+    pos_x: torch.Tensor, pos_y: torch.Tensor, dim: int, base: float = 10000.0, layout: Layout = "interleaved"
+) -> tuple[torch.Tensor, ...]:
+    """(cos_x, sin_x, cos_y, sin_y), each (T, dim/2) float64: tables for the two halves of 2D RoPE."""
+    if dim % 4:
+        raise ValueError(f"2D RoPE needs a feature dim divisible by 4, got {dim}")
+    return (*rope_cos_sin(torch.as_tensor(pos_x), dim // 2, base, layout),
+            *rope_cos_sin(torch.as_tensor(pos_y), dim // 2, base, layout))
+
+
+def apply_rotary_2d(x: torch.Tensor, tables: tuple[torch.Tensor, ...], layout: Layout = "interleaved") -> torch.Tensor:
+    """2D RoPE with precomputed ``rope_2d_tables``: rotate x[..., :D/2] by x-position, x[..., D/2:] by y."""
+    cos_x, sin_x, cos_y, sin_y = tables
+    half = x.shape[-1] // 2
+    if 2 * cos_x.shape[-1] != x.shape[-1]:
+        raise ValueError(f"tables are for dim {2 * cos_x.shape[-1]}, x has feature dim {x.shape[-1]}")
+    if layout == "interleaved":  # pairs (2i, 2i+1) never straddle the halves: one rotation, joined tables
+        return apply_rotary(x, torch.cat([cos_x, cos_y], -1), torch.cat([sin_x, sin_y], -1), layout)
+    return torch.cat([apply_rotary(x[..., :half], cos_x, sin_x, layout), apply_rotary(x[..., half:], cos_y, sin_y, layout)], -1)
+
+
 def apply_rope_2d(
     x: torch.Tensor,
     pos_x: torch.Tensor,
@@ -150,13 +171,7 @@ def apply_rope_2d(
     >>> apply_rope_2d(torch.randn(1, 2, 16, 8), rows.flatten(), cols.flatten()).shape
     torch.Size([1, 2, 16, 8])
     """
-    D = x.shape[-1]
-    if D % 4:
-        raise ValueError(f"2D RoPE needs a feature dim divisible by 4, got {D}")
-    half = D // 2
-    x_part = apply_rope(x[..., :half], pos_x, base=base, layout=layout)
-    y_part = apply_rope(x[..., half:], pos_y, base=base, layout=layout)
-    return torch.cat([x_part, y_part], dim=-1)
+    return apply_rotary_2d(x, rope_2d_tables(pos_x, pos_y, x.shape[-1], base, layout), layout)
 
 
 def interleaved_to_half_permutation(dim: int) -> torch.Tensor:

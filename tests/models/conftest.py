@@ -53,3 +53,11 @@ def parity_sentences() -> list[str]:
             if len(en) >= 60:
                 break
     return zh + en
+
+
+@pytest.fixture(scope="session")
+def e5_hf(e5_folder):
+    """(AutoTokenizer, AutoModel) of the converted folder via the registry's loader, loaded once (~8 s)."""
+    from simlab.models.registry import load_hf
+
+    return load_hf(str(e5_folder))

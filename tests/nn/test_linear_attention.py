@@ -13,8 +13,8 @@ from simlab.nn.feature_maps import (
     elu_plus_one,
     exp_features,
     favor_features,
-    get_feature_map,
     gaussian_orthogonal_random_matrix,
+    get_feature_map,
     relu_features,
     softmax_features,
 )
@@ -259,3 +259,39 @@ def test_module_and_bad_inputs():
         linear_attention(q, k, v, "elu", key_padding_mask=torch.ones(B, T + 1))
     with pytest.raises(ValueError, match="num_features"):
         LinearAttention(D, "elu", num_features=8)
+
+
+@pytest.mark.parametrize("dtype,jump", [(torch.float64, 100.0), (torch.float64, 300.0), (torch.float32, 60.0)])
+@pytest.mark.parametrize("use_rope", [False, True])
+def test_causal_key_jumps_both_reference_paths(dtype, jump, use_rope):
+    """A key far above all earlier keys inside a chunk: small jumps use one reference per chunk, jumps beyond
+    a quarter of the exponent range (177 in fp64, 22 in fp32) switch to per-query references. Both exact."""
+    q, k, v = qkv(16, dtype=dtype)
+    k = k.clone()
+    k[..., 10, :] += jump  # chunk 8..15, token 10
+    rope = functools.partial(apply_rope, layout="half") if use_rope else None
+    out = linear_attention(q, k, v, "exp", causal=True, chunk_size=8, rope=rope)
+    if dtype == torch.float64:
+        ref = quadratic_reference(q, k, v, get_feature_map("exp"), causal=True, rope=rope)
+        torch.testing.assert_close(out, ref, atol=1e-9, rtol=1e-8)
+    else:
+        assert not use_rope or torch.isfinite(out).all()
+        if not use_rope:
+            torch.testing.assert_close(out.double(), logspace_reference(q, k, v, LOG_PHI["exp"], True), atol=1e-4, rtol=1e-4)
+    # tokens before the jump are unaffected by it
+    base = linear_attention(q[..., :10, :], k[..., :10, :], v[..., :10, :], "exp", causal=True, chunk_size=8, rope=rope)
+    torch.testing.assert_close(out[..., :10, :], base, atol=1e-6 if dtype == torch.float32 else 1e-12, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["elu", "exp", "favor"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_gradients_match_quadratic_form(name, causal):
+    """Training goes through the in-place feature-map ops and both chunked paths: gradients must be exact."""
+    fm = make_map(name)
+    q, k, v = (t.requires_grad_() for t in qkv(17, t=13))
+    r = torch.randn(B, H, 13, D, dtype=torch.float64, generator=gen(18))
+    rope = functools.partial(apply_rope, layout="interleaved")
+    fast = torch.autograd.grad((linear_attention(q, k, v, fm, causal=causal, chunk_size=4, rope=rope) * r).sum(), (q, k, v))
+    ref = torch.autograd.grad((quadratic_reference(q, k, v, fm, causal=causal, rope=rope) * r).sum(), (q, k, v))
+    for a, b in zip(fast, ref):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-8)

@@ -1,0 +1,131 @@
+"""Run the study grid (kexue.fm/archives/8321: models × poolings × {none, whitening, whitening-k} × tasks).
+
+Cost model: for each (model, task, max_length) the task's unique sentences are encoded in ONE forward pass
+that yields every pooling (:meth:`simlab.encode.Encoder.encode_all`), through the on-disk
+:class:`~simlab.encode.cache.VectorCache`; per pooling the whitening is fitted once and sliced for every k
+(:func:`simlab.grid.score.score_pooling`: one projection per pooling, every k a column slice). Each cell is appended to ``DIR/results.jsonl`` as soon as it is
+scored, so a killed run resumes where it stopped; a fully cached rerun never loads a model.
+
+>>> from simlab.grid import GridConfig, parse_models, run_grid
+>>> cfg = GridConfig(parse_models("minilm:STS13"), whiten="none,full,256", k_sweep=True)   # doctest: +SKIP
+>>> result = run_grid(cfg, "results/grid")                                               # doctest: +SKIP
+>>> len(result.records)                                                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from simlab.grid.cells import Cell, GridConfig, ModelPlan, plan_model
+from simlab.grid.models import LazyEncoder
+from simlab.grid.store import ResultStore
+from simlab.whitening import WhiteningWarning
+
+
+@dataclass
+class GridResult:
+    records: list[dict]  # in plan order
+    config: dict
+    plans: dict[str, ModelPlan]
+    seconds: float = 0.0
+    cells_total: int = 0
+    cells_scored: int = 0  # scored in this run (the rest were already stored)
+    units_encoded: list[str] = field(default_factory=list)  # "model|task" whose vectors were (partly) computed
+    units_cached: list[str] = field(default_factory=list)  # "model|task" served entirely from the vector cache
+    models_loaded: list[str] = field(default_factory=list)
+    discarded_bytes: int = 0  # half-written line dropped on resume
+    unavailable: dict[str, list[str]] = field(default_factory=dict)  # model -> requested poolings it lacks
+    warnings: list[str] = field(default_factory=list)  # "model|task|pooling: message" from the whitening fits
+
+
+def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache=None, batch_size: int = 64,
+             threads: int | None = None, progress: bool = True,
+             on_cell: Callable[[int, str], None] | None = None) -> GridResult:
+    """Score every missing cell of ``config`` into ``out``; return all cells' records.
+
+    ``cache`` is a :class:`~simlab.encode.cache.VectorCache` (default folder ``cache_dir("vectors")``).
+    ``threads`` limits torch AND the BLAS under numpy (threadpoolctl); None leaves both at their defaults.
+    ``on_cell(n, key)`` is called after the n-th cell of this run is stored (tests use it to simulate a crash).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from simlab.encode.cache import VectorCache
+    from simlab.evaluate.runner import embed_task
+    from simlab.grid.score import score_pooling
+    from simlab.paths import data_dir as resolve_data_dir
+
+    t0 = time.perf_counter()
+    root = resolve_data_dir(data_dir)
+    cache = cache if cache is not None else VectorCache()
+    encoders = {m.name: LazyEncoder(m, config.prefix, threads) for m in config.models}
+    plans = {m.name: plan_model(config, m, encoders[m.name].dim, encoders[m.name].poolings) for m in config.models}
+    identities = {name: enc.identity for name, enc in encoders.items()}
+    all_cells = [c for m in config.models for t in m.tasks for _, _, c in plans[m.name].cells(t)]
+    result = GridResult([], {}, plans, cells_total=len(all_cells),
+                        unavailable={n: p.unavailable for n, p in plans.items() if p.unavailable})
+
+    def embed(encoder, texts, poolings, max_length, bs, show_progress_bar=None):
+        misses = cache.misses
+        vecs = cache.embed(encoder, texts, poolings, max_length, bs, show_progress_bar=show_progress_bar)
+        unit = f"{encoder.name}|{current_task}"
+        (result.units_encoded if cache.misses > misses else result.units_cached).append(unit)
+        return vecs
+
+    # BLAS threads too (numpy's SVD / matmul): on a busy machine 2 spinning OpenBLAS threads can be 20x slower
+    blas = threadpool_limits(threads) if threads else contextlib.nullcontext()
+    with blas, ResultStore(out) as store:
+        store.open(config.to_json(identities))
+        result.config = config.to_json(identities)
+        result.discarded_bytes = store.discarded
+        done = sum(c.key in store.records for c in all_cells)
+        bar = _progress(len(all_cells), done, progress)
+        try:
+            for m in config.models:
+                plan, enc = plans[m.name], encoders[m.name]
+                for current_task in m.tasks:
+                    todo = [(p, s, c) for p, s, c in plan.cells(current_task) if c.key not in store.records]
+                    if not todo:
+                        continue
+                    bar.set_postfix_str(f"{m.name} {current_task}")
+                    poolings = list(dict.fromkeys(p for p, _, _ in todo))
+                    tv = embed_task(enc, current_task, poolings, data_dir=root, fit_on=config.fit_on,
+                                    batch_size=batch_size, skip_bad_lines=config.skip_bad_lines,
+                                    max_length=config.max_length, embed=embed)
+                    info = enc.info()
+                    for p in poolings:
+                        settings = [s for pp, s, _ in todo if pp == p]
+                        with warnings.catch_warnings(record=True) as caught:
+                            warnings.simplefilter("always", WhiteningWarning)
+                            records = score_pooling(tv, p, settings, info, config.split, enc.prefix)
+                        for w in caught:
+                            if issubclass(w.category, WhiteningWarning):
+                                result.warnings.append(f"{m.name}|{current_task}|{p}: {w.message}")
+                            else:
+                                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                        for s, rec in zip(settings, records):
+                            key = Cell(m.name, current_task, p, s.label).key
+                            store.append(key, {"cell": key, **rec}, sync=False)
+                            result.cells_scored += 1
+                            bar.update(1)
+                            if on_cell is not None:
+                                on_cell(result.cells_scored, key)
+                        store.sync()
+        finally:
+            bar.close()
+        result.records = [store.records[c.key] for c in all_cells if c.key in store.records]
+    result.models_loaded = [n for n, e in encoders.items() if e.loaded]
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _progress(total: int, done: int, enabled: bool):
+    """A tqdm bar over cells (rate and ETA count only this run's cells)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, disable=not enabled, unit="cell", desc="grid", dynamic_ncols=True,
+                smoothing=0.05)

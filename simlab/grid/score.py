@@ -1,0 +1,131 @@
+"""Score one pooling of one task for many whitening settings: one projection, then every k almost for free.
+
+W_k is the first k columns of W (kexue.fm/archives/8069; arXiv 2103.15316 §3.3), so with z = (x − μ) W
+
+    cos_k(a, b) = <z_a[:k], z_b[:k]> / (‖z_a[:k]‖ ‖z_b[:k]‖)
+
+and running sums over the columns of z_a·z_b, z_a² and z_b² give the cosine of every pair at every k in one
+O(pairs × d) pass. The Spearman side ranks the gold scores once per split / sub-dataset. The records match
+:func:`simlab.evaluate.runner.score_task` (what ``simlab eval`` runs; it projects and normalises once per k)
+field for field, and its numbers to 1e-9 (tests/grid/test_grid_score.py).
+
+>>> recs = score_pooling(tv, "first-last-avg", settings, model_info, "test")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.stats import rankdata
+
+from simlab.data import get_task
+from simlab.evaluate.metrics import cosine_pairs
+from simlab.evaluate.runner import LANGUAGES, TaskVectors
+from simlab.evaluate.settings import WhiteningSetting
+from simlab.whitening import Whitening
+
+
+def cosines_by_k(Z: np.ndarray, r1: np.ndarray, r2: np.ndarray, ks: list[int], chunk: int = 4096) -> np.ndarray:
+    """(len(ks), N) cosines of rows r1 vs r2 of Z truncated to the first k columns, for each k."""
+    cols = np.asarray(ks, dtype=np.int64) - 1
+    out = np.empty((len(ks), len(r1)), dtype=np.float64)
+    for s in range(0, len(r1), chunk):
+        a, b = Z[r1[s:s + chunk]], Z[r2[s:s + chunk]]  # (n, d)
+        dots = np.cumsum(a * b, axis=1)[:, cols]  # (n, K)
+        na = np.cumsum(a * a, axis=1)[:, cols]
+        nb = np.cumsum(b * b, axis=1)[:, cols]
+        out[:, s:s + chunk] = (dots / np.clip(np.sqrt(na) * np.sqrt(nb), 1e-12, None)).T
+    return out
+
+
+def _centred_ranks(x: np.ndarray) -> np.ndarray:
+    r = rankdata(x)
+    return r - r.mean()
+
+
+class SplitScorer:
+    """``simlab.evaluate.metrics.sts_scores`` for one split with the gold ranks computed once."""
+
+    def __init__(self, gold: np.ndarray, subsets: list[tuple[str, int, int]] | None):
+        self.n = len(gold)
+        self.subsets = list(subsets or [])
+        self.gold = _centred_ranks(gold)
+        self.gold_sub = [_centred_ranks(gold[a:b]) for _, a, b in self.subsets]
+
+    @staticmethod
+    def _spearman(cos: np.ndarray, ry: np.ndarray) -> float:
+        rx = _centred_ranks(cos)  # Pearson of average ranks, as metrics.spearman
+        denom = np.sqrt((rx @ rx) * (ry @ ry))
+        return float(rx @ ry / denom) if denom > 0 else float("nan")
+
+    def __call__(self, cos: np.ndarray) -> dict:
+        out = {"n_pairs": int(self.n)}
+        if not self.subsets:
+            out["spearman"] = self._spearman(cos, self.gold)
+            return out
+        per = {name: self._spearman(cos[a:b], ry) for (name, a, b), ry in zip(self.subsets, self.gold_sub)}
+        sizes = np.array([b - a for _, a, b in self.subsets], dtype=np.float64)
+        out["all"] = self._spearman(cos, self.gold)
+        out["wmean"] = float(np.dot(list(per.values()), sizes) / sizes.sum())
+        out["mean"] = float(np.mean(list(per.values())))
+        out["subsets"] = {name: {"spearman": v, "n_pairs": int(b - a)} for (name, a, b), v in zip(self.subsets, per.values())}
+        out["spearman"] = out["wmean"]
+        return out
+
+
+def score_pooling(tv: TaskVectors, pooling: str, settings: list[WhiteningSetting], model: dict,
+                  eval_split: str | None = None, prefix: str = "") -> list[dict]:
+    """One result record per setting (same fields as ``score_task``); whitening fitted and applied once."""
+    spec = get_task(tv.task)
+    main_split = eval_split or spec.eval_split
+    if main_split not in tv.splits:
+        raise ValueError(f"{tv.task} has no split {main_split!r} (it has {', '.join(tv.splits)})")
+    X = tv.vectors[pooling]
+    d = X.shape[1]
+    t0 = time.perf_counter()
+    ks = sorted({k for k in (s.k_for(d) for s in settings) if k is not None})
+    cos: dict[str, dict[int | None, np.ndarray]] = {split: {} for split in tv.splits}
+    if ks:
+        white = Whitening(fit_on=tv.fit_on, source_model=model.get("name", "")).fit(X[tv.fit_rows])
+        Z = (np.asarray(X, dtype=np.float64) - white.mean_) @ white.kernel_  # (U, d)
+        for split in tv.splits:
+            r1, r2 = tv.rows[split]
+            cos[split].update(zip(ks, cosines_by_k(Z, r1, r2, ks)))
+    if any(not s.enabled for s in settings):
+        for split in tv.splits:
+            r1, r2 = tv.rows[split]
+            cos[split][None] = cosine_pairs(X[r1], X[r2])
+    scorers = {split: SplitScorer(ps.scores, ps.subsets) for split, ps in tv.splits.items()}
+    shared = time.perf_counter() - t0
+    records = []
+    for setting in settings:
+        t1 = time.perf_counter()
+        k = setting.k_for(d)
+        scores = {}
+        for split in tv.splits:
+            s = scorers[split](cos[split][k])
+            scores[split] = [{"hf_subset": "default", "languages": LANGUAGES[spec.language],
+                              "main_score": s["spearman"], "cosine_spearman": s["spearman"], **s}]
+        sizes = np.array([len(tv.splits[s]) for s in scores], dtype=np.float64)
+        values = np.array([scores[s][0]["spearman"] for s in scores])
+        records.append({
+            "task_name": tv.task,
+            "language": spec.language,
+            "model": model,
+            "pooling": pooling,
+            "whitening": {"setting": setting.label, "k": k, "fit_on": tv.fit_on if k else None,
+                          "n_fit": int(len(tv.fit_rows)) if k else None},
+            "max_length": tv.max_length,
+            "prefix": prefix,
+            "eval_split": main_split,
+            "main_score": scores[main_split][0]["main_score"],
+            "scores": scores,
+            "split_avg": {"avg": float(values.mean()), "w-avg": float(values @ sizes / sizes.sum())},
+            "skipped_lines": sum(len(ps.skipped) for ps in tv.splits.values()),
+            "unscored_pairs": sum(ps.unscored for ps in tv.splits.values()),
+            "evaluation_time": tv.encode_seconds + shared + (time.perf_counter() - t1),
+            "mteb_version": None,
+            "dataset_revision": None,
+        })
+    return records

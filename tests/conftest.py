@@ -1,0 +1,7 @@
+"""Suite-wide settings: never reach for a model hub during tests (none is reachable here)."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,79 @@
+"""Parity of the grid's one-projection scorer with the reference formulas and with ``simlab eval``'s score_task."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from grid_helpers import shared
+
+from simlab.evaluate.metrics import cosine_pairs, sts_scores
+from simlab.evaluate.settings import parse_whiten
+from simlab.grid.score import SplitScorer, cosines_by_k, score_pooling
+from simlab.whitening.kernel import compute_kernel_bias, l2_normalize
+
+
+def test_cosines_by_k_equals_truncate_then_normalise():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(50, 12))
+    r1, r2 = rng.integers(0, 50, 200), rng.integers(0, 50, 200)
+    ks = [1, 3, 8, 12]
+    got = cosines_by_k(Z, r1, r2, ks, chunk=64)  # several chunks
+    for i, k in enumerate(ks):
+        Y = l2_normalize(Z[:, :k])
+        np.testing.assert_allclose(got[i], cosine_pairs(Y[r1], Y[r2]), rtol=0, atol=1e-12)
+
+
+def test_whitened_cosines_match_the_reference_kernel():
+    """bojone/BERT-whitening: y = (x + bias) W[:, :k], normalised, dot product."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 16)) @ rng.normal(size=(16, 16))
+    W, bias = compute_kernel_bias(X)
+    r1, r2 = np.arange(0, 150), np.arange(150, 300)
+    got = cosines_by_k((X + bias) @ W, r1, r2, [4, 16])
+    for i, k in enumerate([4, 16]):
+        Y = l2_normalize((X + bias) @ W[:, :k])
+        np.testing.assert_allclose(got[i], np.sum(Y[r1] * Y[r2], axis=1), atol=1e-10)
+
+
+@pytest.mark.parametrize("subsets", [None, [("a", 0, 40), ("b", 40, 100), ("c", 100, 120)]])
+def test_split_scorer_equals_sts_scores(subsets):
+    rng = np.random.default_rng(2)
+    gold = rng.integers(0, 6, 120).astype(float)  # many ties, like the 0-5 STS scores
+    cos = np.round(rng.normal(size=120), 2)  # ties in the cosines too
+    want = sts_scores(cos, gold, subsets)
+    got = SplitScorer(gold, subsets)(cos)
+    assert got.keys() == want.keys()
+    for key in ("spearman", "all", "wmean", "mean"):
+        if key in want:
+            assert got[key] == pytest.approx(want[key], abs=1e-12)
+    for name, v in want.get("subsets", {}).items():
+        assert got["subsets"][name] == {"spearman": pytest.approx(v["spearman"], abs=1e-12), "n_pairs": v["n_pairs"]}
+
+
+@pytest.mark.skipif(not os.environ.get("SIMLAB_DATA"), reason="needs SIMLAB_DATA (CI has it)")
+@pytest.mark.filterwarnings("ignore::simlab.whitening.WhiteningWarning")
+def test_same_records_as_score_task_on_real_data(tmp_path_factory):
+    from simlab.encode.cache import VectorCache
+    from simlab.evaluate.runner import embed_task, model_info, score_task
+    from simlab.grid.cells import ModelSpec
+    from simlab.grid.models import LazyEncoder
+
+    model, vectors = shared(tmp_path_factory)
+    enc = LazyEncoder(ModelSpec("tiny", str(model), ("STS13",)), num_threads=1)
+    cache = VectorCache(vectors)
+    settings = parse_whiten("none,full,8,16,24")
+    for task in ("STS13", "STS-B"):
+        tv = embed_task(enc, task, ["cls"], embed=cache.embed)
+        ours = score_pooling(tv, "cls", settings, model_info(enc.load()))
+        ref = score_task(tv, "cls", settings, model_info(enc.load()))
+        for a, b in zip(ours, ref):
+            assert a.keys() == b.keys() and a["whitening"] == b["whitening"]
+            assert a["main_score"] == pytest.approx(b["main_score"], abs=1e-9)
+            for split in b["scores"]:
+                sa, sb = a["scores"][split][0], b["scores"][split][0]
+                assert sa.keys() == sb.keys()
+                for key in ("spearman", "all", "wmean", "mean"):
+                    if key in sb:
+                        assert sa[key] == pytest.approx(sb[key], abs=1e-9), (task, split, key)
