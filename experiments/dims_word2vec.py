@@ -147,6 +147,13 @@ def smallest_within(dims: list[int], scores: list[float], delta: float, baseline
     return min(n for n, s in zip(dims, scores) if s >= best - tol)
 
 
+def gain_share_at(run: dict, n: float) -> float:
+    """Share of the best held-out gain over unigram reached at dimension n (interpolated in ln n)."""
+    ll, base = np.asarray(run["loglik"]), run["unigram_loglik"]
+    share = (ll - base) / (ll.max() - base)
+    return float(np.interp(math.log(n), np.log(run["dims"]), share))
+
+
 def fit_line(Ns: list[int], nstar: list[int]) -> dict[str, float]:
     x = np.log(np.asarray(Ns, dtype=np.float64))
     y = np.asarray(nstar, dtype=np.float64)
@@ -284,26 +291,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokenizer", choices=["auto", "jieba", "char"], default="auto")
     p.add_argument("--out", default=None, help="PNG plot path (e.g. docs/dims.png)")
     p.add_argument("--json", default=None, help="results JSON path (default: cache_dir('words')/dims_results*.json)")
+    p.add_argument("--report", default=None, metavar="JSON", help="only print the tables / draw --out from a results JSON")
     args = p.parse_args(argv)
     if not 0 < args.delta < 1:
         p.error("--delta must be in (0, 1)")
     if any(n < 1 for n in (args.dims or [])) or any(N < 2 for N in (args.N or [])):
         p.error("--dims must be >= 1 and --N >= 2")
 
-    results = run(args)
-    json_path = Path(args.json) if args.json else cache_dir("words") / f"dims_results{'_tiny' if args.tiny else ''}.json"
-    atomic_write_json(json_path, results)
+    if args.report:  # re-print / re-plot a finished run without training
+        json_path = Path(args.report)
+        results = json.loads(json_path.read_text(encoding="utf-8"))
+    else:
+        results = run(args)
+        json_path = Path(args.json) if args.json else cache_dir("words") / f"dims_results{'_tiny' if args.tiny else ''}.json"
+        atomic_write_json(json_path, results)
     if args.out:
         plot(results, Path(args.out))
     print()
     print("n*: smallest n with loglik >= best - delta*|best|;  n*_gain: reaching (1 - delta) of the gain over unigram")
     print(f"{'N':>7} {'ln N':>6} {'8.33 ln N':>9} {'n* 0.5%':>8} {'n* 1%':>6} {'n* 2%':>6} "
-          f"{'gain 0.5%':>9} {'gain 1%':>8} {'gain 2%':>8} {'gain 5%':>8} {'best n':>7}")
+          f"{'gain 0.5%':>9} {'gain 1%':>8} {'gain 2%':>8} {'gain 5%':>8} {'best n':>7} {'gain@8.33lnN':>12}")
     for r in results["runs"]:
         best = r["dims"][int(np.argmax(r["loglik"]))]
         d, g = r["n_star_by_delta"], r["n_star_gain_by_delta"]
         print(f"{r['N']:>7} {math.log(r['N']):>6.2f} {r['n_8.33']:>9.1f} {d['0.005']:>8} {d['0.01']:>6} {d['0.02']:>6} "
-              f"{g['0.005']:>9} {g['0.01']:>8} {g['0.02']:>8} {g['0.05']:>8} {best:>7}")
+              f"{g['0.005']:>9} {g['0.01']:>8} {g['0.02']:>8} {g['0.05']:>8} {best:>7} {gain_share_at(r, r['n_8.33']):>12.3f}")
+    print("gain@8.33lnN: share of the best gain over unigram at n = 8.33 ln N (interpolated linearly in ln n)")
     for name, f in [(f"n* (delta={args.delta})", results["fit"]), (f"n*_gain (delta={args.delta})", results["fit_gain"])]:
         print(f"fit {name}: = {f['a']:.2f} ln N {f['b']:+.1f}; through the origin = {f['a_through_origin']:.2f} ln N")
     print(f"total {results['seconds']:.0f} s; results {json_path}")

@@ -143,7 +143,14 @@ def part_fewclue(args) -> dict:
     torch.set_num_threads(args.threads)
     enc = load_encoder("e5-small", max_length=args.max_length, prefix="query")
     cache = VectorCache(cache_dir("vectors"))
-    embed = lambda texts: cache.embed(enc, texts, ["last-avg"], max_length=args.max_length)["last-avg"]  # noqa: E731
+    memo: dict[str, np.ndarray] = {}
+
+    def embed(texts: list[str]) -> np.ndarray:  # subsets (iflytek-1k) reuse their parent set's vectors
+        if not all(t in memo for t in texts):
+            vecs = cache.embed(enc, texts, ["last-avg"], max_length=args.max_length)["last-avg"]
+            memo.update(zip(texts, vecs))
+        return np.stack([memo[t] for t in texts])
+
     out = {}
     sets = fewclue_sets(data_dir(args.data_dir))
     unknown = set(args.sets or ()) - set(sets)

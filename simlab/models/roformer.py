@@ -72,6 +72,8 @@ class RoFormerConfig:
             raise ValueError(f"head dim {self.hidden_size // self.num_attention_heads} must be even for RoPE")
         if self.attention not in ("softmax", "linear"):
             raise ValueError(f"attention must be 'softmax' or 'linear', got {self.attention!r}")
+        if self.rotary_value and self.attention != "softmax":
+            raise ValueError("rotary_value is only supported with attention='softmax'")
         if self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"hidden_act {self.hidden_act!r} not supported; choose from {sorted(ACTIVATIONS)}")
 

@@ -9,9 +9,11 @@ Non-causal: φ(Q) (φ(K)ᵀ V) costs O(n m d_v). Causal: chunks of C tokens; ins
 quadratic form, across chunks a carried state S = Σ φ(k_j) v_jᵀ and z = Σ φ(k_j): O(n C m + n m d_v) time,
 memory linear in n.
 
-Feature maps return (features, log_scale) (see feature_maps.py). Key log-scales are re-applied relative to
-a running maximum m_i = max_{j≤i} c_j (a prefix statistic, never a future one): every factor exp(c_j - m_i)
-is ≤ 1, and the common exp(m_i) cancels between numerator and denominator, so the result is exact.
+Feature maps return (features, log_scale) (see feature_maps.py). Key log-scales c_j are re-applied
+relative to a reference that cancels between numerator and denominator, so the result is exact:
+non-causal, the maximum over keys; causal, a prefix statistic only (never a future one, unlike the global
+key max of performer-pytorch #82) — the running max at each chunk's first token, or, when a key in the
+chunk jumps far above it (e^22 in fp32), each query's own running max m_i = max_{j≤i} c_j.
 
 >>> import torch
 >>> q, k, v = torch.randn(3, 1, 2, 10, 8).unbind(0)                 # (B, H, T, D)
@@ -109,12 +111,18 @@ def _scan(local: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
     """Exclusive scan over chunks: state_0 = 0, state_{n+1} = decay_n · state_n + local_n. (B, H, N, ...)."""
     B, H, N = local.shape[:3]
     decay = decay.reshape(B, H, N - 1, *[1] * (local.ndim - 3))
-    state = torch.zeros_like(local[:, :, 0])
-    states = [state]
+    if torch.is_grad_enabled() and (local.requires_grad or decay.requires_grad):
+        state = torch.zeros_like(local[:, :, 0])
+        states = [state]
+        for n in range(N - 1):
+            state = decay[:, :, n] * state + local[:, :, n]
+            states.append(state)
+        return torch.stack(states, dim=2)
+    states = local.new_empty((N, B, H, *local.shape[3:]))  # inference: write in place, chunk-major
+    states[0].zero_()
     for n in range(N - 1):
-        state = decay[:, :, n] * state + local[:, :, n]
-        states.append(state)
-    return torch.stack(states, dim=2)
+        torch.addcmul(local[:, :, n], decay[:, :, n], states[n], out=states[n + 1])
+    return states.movedim(0, 2)
 
 
 def _causal_shared_reference(fq, fk, rq, rk, v, delta, ref, rotated: bool):

@@ -5,20 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
 from simlab.cli.main import main
 
 pytestmark = pytest.mark.skipif(not os.environ.get("SIMLAB_DATA"), reason="needs SIMLAB_DATA (CI has it)")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "encode"))
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from conftest import make_tiny_bert
+    from simlab.testing import make_tiny_bert
 
     return make_tiny_bert(tmp_path_factory.mktemp("tiny-eval"))
 

@@ -63,7 +63,7 @@ def test_checkpoint_without_pooler_has_no_pooler_pooling(tiny_bert_no_pooler):
 
 
 def test_any_other_missing_weight_is_an_error(tmp_path):
-    from conftest import make_tiny_bert
+    from simlab.testing import make_tiny_bert
 
     folder = make_tiny_bert(tmp_path / "broken", drop=("encoder.layer.1.output.dense.",))
     with pytest.raises(MissingWeightsError, match="encoder.layer.1.output.dense"):
@@ -79,7 +79,7 @@ def test_errors(tiny_bert):
 
 
 def test_identity_changes_with_weights(tmp_path):
-    from conftest import make_tiny_bert
+    from simlab.testing import make_tiny_bert
 
     a = Encoder(make_tiny_bert(tmp_path / "a", seed=1), name="m")
     b = Encoder(make_tiny_bert(tmp_path / "b", seed=2), name="m")

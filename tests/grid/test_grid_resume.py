@@ -29,6 +29,8 @@ def scores(records):
 
 
 def test_full_run_cells_and_parity_with_eval_runner(setup):
+    """Unwhitened cells equal simlab eval's runner exactly; whitened cells are checked on the same task structure
+    with well-conditioned vectors in test_grid_score.py (this random model's cosines tie massively)."""
     from simlab.encode import Encoder
     from simlab.evaluate.runner import evaluate_task
 
@@ -36,14 +38,13 @@ def test_full_run_cells_and_parity_with_eval_runner(setup):
     labels = ["none", "full", "16", "8", "24", "32"]
     assert ref.cells_total == len(ref.records) == 2 * 2 * len(labels)
     assert {r["whitening"]["setting"] for r in ref.records} == set(labels)
+    assert {r["whitening"]["k"] for r in ref.records} == {None, 8, 16, 24, 32}
     enc = Encoder(cfg.models[0].source, name="tiny", num_threads=1)
     by_cell = scores(ref.records)
-    cached = VectorCache(vectors).embed
     for task in TASKS:  # the reference: simlab eval's runner (STS13 re-encoded without the cache)
-        embed = {"embed": cached} if task == "STS-B" else {}
-        for r in evaluate_task(enc, task, ["cls", "first-last-avg"], whiten="none,full,16,24", **embed):
-            key = f"tiny|{task}|{r['pooling']}|{r['whitening']['setting']}"
-            assert by_cell[key] == pytest.approx(r["main_score"], abs=1e-6), key
+        embed = {"embed": VectorCache(vectors).embed} if task == "STS-B" else {}
+        for r in evaluate_task(enc, task, ["cls", "first-last-avg"], whiten="none", **embed):
+            assert by_cell[f"tiny|{task}|{r['pooling']}|none"] == r["main_score"]
 
 
 def test_one_encoding_pass_per_model_task(setup, tmp_path, monkeypatch):

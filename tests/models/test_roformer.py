@@ -121,6 +121,8 @@ def test_config_validation():
         RoFormerConfig(hidden_size=50, num_attention_heads=4)
     with pytest.raises(ValueError, match="attention"):
         RoFormerConfig(attention="flash")
+    with pytest.raises(ValueError, match="rotary_value"):
+        RoFormerConfig(rotary_value=True, attention="linear")
     with pytest.raises(ValueError, match="hidden_act"):
         RoFormerConfig(hidden_act="mish")
     model = RoFormer(RoFormerConfig(**SMALL))
