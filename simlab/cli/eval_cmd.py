@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
     p.add_argument("--skip-bad-lines", action="store_true", help="skip malformed lines (counted and reported)")
     p.add_argument("--out", default="results/eval", help="folder for results.json / results.csv")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                   help="progress bar while encoding (on stderr)")
     p.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True,
                    help="reuse sentence vectors cached under ~/.cache/simlab/vectors")
     p.set_defaults(func=run)
@@ -68,7 +70,8 @@ def run(args) -> int:
                 raise SystemExit(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)} or 'all'")
         poolings = [p for p in poolings if p in enc.poolings] or poolings  # pooler-less models skip pooler
         tv = embed_task(enc, task, poolings, data_dir=root, fit_on=args.fit_on, batch_size=args.batch_size,
-                        skip_bad_lines=args.skip_bad_lines, max_length=args.max_length, embed=embed)
+                        skip_bad_lines=args.skip_bad_lines, max_length=args.max_length, embed=embed,
+                        show_progress_bar=args.progress)
         skipped = sum(len(ps.skipped) for ps in tv.splits.values())
         console.print(f"{task}: {sum(len(ps) for ps in tv.splits.values())} pairs, encoded in "
                       f"{tv.encode_seconds:.1f}s" + (f", [yellow]{skipped} bad lines skipped[/]" if skipped else ""))

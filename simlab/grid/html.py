@@ -13,8 +13,8 @@ import re
 from html import escape
 from pathlib import Path
 
-from simlab.grid.published import CompareRow
-from simlab.grid.report_md import _c_from_config, fmt, summary_lines
+from simlab.grid.published import CompareRow, PublishedEntry
+from simlab.grid.report_md import _c_from_config, fmt, published_summary_lines, summary_lines
 from simlab.grid.tables import (
     LANG_TITLES,
     abc_rows,
@@ -69,7 +69,8 @@ def image_tag(path: str | Path, alt: str) -> str:
 
 def render_html(records: list[dict], *, command: str | None = None, config: dict | None = None,
                 images: dict[str, str | Path] | None = None, compare_rows: list[CompareRow] | None = None,
-                c_label: str | None = None, title: str = "simlab grid report") -> str:
+                c_label: str | None = None, title: str = "simlab grid report",
+                published: list[PublishedEntry] | None = None) -> str:
     model_order = [m["name"] for m in config["models"]] if config else None
     c_label = c_label_of(records, c_label or _c_from_config(config))
     show_c = c_label is not None
@@ -106,8 +107,16 @@ def render_html(records: list[dict], *, command: str | None = None, config: dict
             if body:
                 parts.append(f"<h4>{LANG_TITLES.get(lang, lang)} tasks: best k (score)</h4>"
                              + table_html(["model-pooling", *tasks], body))
+    if published or compare_rows:
+        parts.append("<h2>Compared with the published tables</h2>")
+    if published:
+        parts.append("<p>The summary, computed by the same code on the published numbers:</p><ul>" + "".join(
+            f"<li>{_inline_md(line[2:])}</li>" for line in published_summary_lines(published)) + "</ul>")
+        if not compare_rows:
+            parts.append("<p>No model of this grid matches a published checkpoint name (give one with "
+                         "<code>--models NAME=PATH</code>).</p>")
     if compare_rows:
-        parts.append("<h2>Compared with the published tables</h2><p>Δ = ours − published.</p>")
+        parts.append("<p>Δ = ours − published.</p>")
         for model, pub in dict.fromkeys((r.model, r.published_model) for r in compare_rows):
             mine = [r for r in compare_rows if r.model == model and r.published_model == pub]
             tasks = list(dict.fromkeys(r.task for r in mine))

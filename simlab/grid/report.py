@@ -45,10 +45,12 @@ def write_report(records: list[dict], out_dir: str | os.PathLike, *, config: dic
     out.mkdir(parents=True, exist_ok=True)
     order = [m["name"] for m in config["models"]] if config else None
     pngs = plot_k_curves(records, out, order)
-    rows = compare_published(records, load_published(published_path)) if compare else None
+    published = load_published(published_path) if compare else None
+    rows = compare_published(records, published) if compare else None
     md = render_markdown(records, command=command, config=config, compare_rows=rows,
-                         images={m: p.name for m, p in pngs.items()})
-    html = render_html(records, command=command, config=config, compare_rows=rows, images=pngs)
+                         images={m: p.name for m, p in pngs.items()}, published=published)
+    html = render_html(records, command=command, config=config, compare_rows=rows, images=pngs,
+                       published=published)
     paths = {"md": atomic_write_text(out / f"{name}.md", md), "html": atomic_write_text(out / f"{name}.html", html),
              "csv": atomic_write_text(out / "cells.csv", cells_csv(records))}
     paths.update({f"png:{m}": p for m, p in pngs.items()})

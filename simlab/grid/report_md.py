@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 
-from simlab.grid.published import CompareRow
+from simlab.grid.published import CompareRow, PublishedEntry, records_from_published
 from simlab.grid.tables import (
     LANG_TITLES,
     abc_rows,
@@ -116,10 +116,25 @@ def summary_lines(records: list[dict], c_label: str | None, model_order=None) ->
     return out
 
 
-def compare_section(rows: list[CompareRow]) -> list[str]:
+def published_summary_lines(entries: list[PublishedEntry]) -> list[str]:
+    """The same computed summary, on the published tables themselves (one line per published model)."""
+    out = []
+    for model in dict.fromkeys(e.model for e in entries if e.fit == "target"):
+        mine = [e for e in entries if e.model == model and e.fit == "target"]
+        recs = records_from_published(mine, name=f"{model} ({mine[0].source.split(' ')[0]})")
+        out += summary_lines(recs, str(mine[0].c_k))
+    return out
+
+
+def compare_section(rows: list[CompareRow], entries: list[PublishedEntry] | None = None) -> list[str]:
+    out = []
+    if entries:
+        out += ["The summary above, computed by the same code on the published numbers (the study's own cells):\n",
+                *published_summary_lines(entries), ""]
     if not rows:
-        return []
-    out = ["Published numbers (kexue.fm/archives/8321, 8454; arXiv 2103.15316) for every model whose name matches a "
+        return out + (["No model of this grid matches a published checkpoint name (give one with "
+                       "`--models NAME=PATH`, e.g. `bert-base-chinese=/path/to/folder`).\n"] if entries else [])
+    out += ["Published numbers (kexue.fm/archives/8321, 8454; arXiv 2103.15316) for every model whose name matches a "
            "published checkpoint. Each cell is a / b / c; Δ = ours − published.\n"]
     models = list(dict.fromkeys((r.model, r.published_model) for r in rows))
     for model, pub in models:
@@ -140,8 +155,10 @@ def compare_section(rows: list[CompareRow]) -> list[str]:
 
 def render_markdown(records: list[dict], *, command: str | None = None, config: dict | None = None,
                     images: dict[str, str] | None = None, compare_rows: list[CompareRow] | None = None,
-                    c_label: str | None = None, title: str = "simlab grid report") -> str:
-    """The whole report; ``images`` maps model → PNG path relative to the markdown file."""
+                    c_label: str | None = None, title: str = "simlab grid report",
+                    published: list[PublishedEntry] | None = None) -> str:
+    """The whole report; ``images`` maps model → PNG path relative to the markdown file; ``published`` adds the
+    published tables' own summary to the comparison section."""
     model_order = [m["name"] for m in config["models"]] if config else None
     c_label = c_label_of(records, c_label or _c_from_config(config))
     n_models = len(models_of(records))
@@ -163,7 +180,7 @@ def render_markdown(records: list[dict], *, command: str | None = None, config: 
         for model, img in (images or {}).items():
             out.append(f"![{model}: Spearman vs k]({img})\n")
         out += peaks
-    comp = compare_section(compare_rows or [])
+    comp = compare_section(compare_rows or [], published)
     if comp:
         out += ["## Compared with the published tables\n", *comp]
     return "\n".join(out).rstrip() + "\n"

@@ -29,14 +29,18 @@ from simlab.whitening import Whitening
 
 
 def cosines_by_k(Z: np.ndarray, r1: np.ndarray, r2: np.ndarray, ks: list[int], chunk: int = 4096) -> np.ndarray:
-    """(len(ks), N) cosines of rows r1 vs r2 of Z truncated to the first k columns, for each k."""
-    cols = np.asarray(ks, dtype=np.int64) - 1
+    """(len(ks), N) cosines of rows r1 vs r2 of Z truncated to the first k columns, for each increasing k."""
+    ks = [int(k) for k in ks]
+    if ks != sorted(set(ks)) or ks[0] < 1 or ks[-1] > Z.shape[1]:
+        raise ValueError(f"ks must be increasing, distinct and within 1..{Z.shape[1]}, got {ks}")
+    starts = np.array([0] + ks[:-1], dtype=np.int64)  # column blocks [0, k1), [k1, k2), ...
+    Zk = Z[:, :ks[-1]]
     out = np.empty((len(ks), len(r1)), dtype=np.float64)
     for s in range(0, len(r1), chunk):
-        a, b = Z[r1[s:s + chunk]], Z[r2[s:s + chunk]]  # (n, d)
-        dots = np.cumsum(a * b, axis=1)[:, cols]  # (n, K)
-        na = np.cumsum(a * a, axis=1)[:, cols]
-        nb = np.cumsum(b * b, axis=1)[:, cols]
+        a, b = Zk[r1[s:s + chunk]], Zk[r2[s:s + chunk]]  # (n, k_max)
+        dots = np.cumsum(np.add.reduceat(a * b, starts, axis=1), axis=1)  # (n, K): Σ_{j<k} a_j b_j
+        na = np.cumsum(np.add.reduceat(a * a, starts, axis=1), axis=1)
+        nb = np.cumsum(np.add.reduceat(b * b, starts, axis=1), axis=1)
         out[:, s:s + chunk] = (dots / np.clip(np.sqrt(na) * np.sqrt(nb), 1e-12, None)).T
     return out
 

@@ -63,6 +63,7 @@ class RoFormerConfig:
     attention: str = "softmax"  # "softmax" | "linear"
     feature_map: str = "elu"  # linear attention: elu | relu | exp | softmax | favor
     num_features: int | None = None  # favor only (default d·ln d)
+    redraw_interval: int | None = None  # favor only: redraw ω every that many training forward calls
     chunk_size: int = 64  # causal linear attention
 
     def __post_init__(self):
@@ -126,6 +127,7 @@ class RoFormerSelfAttention(nn.Module):
             self.linear = LinearAttention(
                 cfg.head_dim, cfg.feature_map, causal=cfg.causal, chunk_size=cfg.chunk_size,
                 num_features=cfg.num_features if cfg.feature_map == "favor" else None,
+                redraw_interval=cfg.redraw_interval,
             )
             feat_dim = self.linear.favor.num_features if cfg.feature_map == "favor" else cfg.head_dim
             self.feature_rope = RotaryEmbedding(feat_dim, cfg.rope_base, layout="interleaved")  # rotates φ(q), φ(k)

@@ -93,13 +93,10 @@ def gaussian_orthogonal_random_matrix(
         raise ValueError(f"num_features and dim must be positive, got {num_features}, {dim}")
     if not orthogonal:
         return torch.randn(num_features, dim, generator=generator, dtype=torch.float64)
-    blocks = []
-    for _ in range(math.ceil(num_features / dim)):
-        g = torch.randn(dim, dim, generator=generator, dtype=torch.float64)
-        q, r = torch.linalg.qr(g)
-        q = q * torch.sign(torch.diagonal(r))  # Haar-distributed orthogonal matrix
-        blocks.append(q.T)  # rows orthonormal
-    directions = torch.cat(blocks)[:num_features]  # (m, d)
+    g = torch.randn(math.ceil(num_features / dim), dim, dim, generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(g)  # batched over blocks
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[:, None, :]  # Haar-distributed orthogonal blocks
+    directions = q.transpose(-1, -2).reshape(-1, dim)[:num_features]  # (m, d), rows orthonormal per block
     norms = torch.randn(num_features, dim, generator=generator, dtype=torch.float64).norm(dim=-1)
     return directions * norms[:, None]
 

@@ -77,7 +77,7 @@ def linear_attention_features(
         return _causal_chunked(fq, fk, ck, v, rope, chunk_size)
     w = torch.exp(ck - ck.amax(dim=-1, keepdim=True))[..., None]  # (B, H, Tk, 1); common factor cancels
     if rope is None:  # numerator and denominator in one pass: v gets a column of ones
-        out = fq @ (fk.transpose(-1, -2) @ (torch.cat([v, torch.ones_like(w)], dim=-1) * w))  # (B, H, Tq, dv+1)
+        out = fq @ (fk.transpose(-1, -2) @ _values_and_ones(v, w))  # (B, H, Tq, dv+1)
         return out[..., :-1] / out[..., -1:].clamp_min(torch.finfo(out.dtype).tiny)
     rq, rk = rope(fq), rope(fk)
     num = rq @ (rk.transpose(-1, -2) @ (v * w))  # (B, H, Tq, m) @ (B, H, m, dv) -> (B, H, Tq, dv)
@@ -107,42 +107,61 @@ def _causal_chunked(fq, fk, ck, v, rope: Rope | None, C: int) -> torch.Tensor:
     return out.reshape(B, H, N * C, -1)[:, :, :T]
 
 
-def _scan(local: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
-    """Exclusive scan over chunks: state_0 = 0, state_{n+1} = decay_n · state_n + local_n. (B, H, N, ...)."""
+def _needs_grad(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def _scan(local: torch.Tensor, decay: torch.Tensor, inner: bool) -> torch.Tensor:
+    """Exclusive scan over chunks (dim 2): state_0 = 0 and state_{n+1} = decay_n · (state_n + local_n)
+    (``inner``) or decay_n · state_n + local_n. Inference writes the states in place."""
     B, H, N = local.shape[:3]
     decay = decay.reshape(B, H, N - 1, *[1] * (local.ndim - 3))
-    if torch.is_grad_enabled() and (local.requires_grad or decay.requires_grad):
+    if _needs_grad(local, decay):
         state = torch.zeros_like(local[:, :, 0])
         states = [state]
         for n in range(N - 1):
-            state = decay[:, :, n] * state + local[:, :, n]
+            d, x = decay[:, :, n], local[:, :, n]
+            state = d * (state + x) if inner else d * state + x
             states.append(state)
         return torch.stack(states, dim=2)
-    states = local.new_empty((N, B, H, *local.shape[3:]))  # inference: write in place, chunk-major
-    states[0].zero_()
+    states = torch.empty_like(local)
+    states[:, :, 0].zero_()
     for n in range(N - 1):
-        torch.addcmul(local[:, :, n], decay[:, :, n], states[n], out=states[n + 1])
-    return states.movedim(0, 2)
+        if inner:
+            torch.add(states[:, :, n], local[:, :, n], out=states[:, :, n + 1]).mul_(decay[:, :, n])
+        else:
+            torch.addcmul(local[:, :, n], decay[:, :, n], states[:, :, n], out=states[:, :, n + 1])
+    return states
+
+
+def _values_and_ones(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """[v·w, w] of shape (..., dv+1): one matmul then gives numerator and denominator together."""
+    if _needs_grad(v, w):
+        return torch.cat([v, torch.ones_like(w)], dim=-1) * w
+    out = v.new_empty(*v.shape[:-1], v.shape[-1] + 1)
+    torch.mul(v, w, out=out[..., :-1])
+    out[..., -1:] = w
+    return out
 
 
 def _causal_shared_reference(fq, fk, rq, rk, v, delta, ref, rotated: bool):
     """Weights exp(c_j - r_n) with r_n = running max at the start of chunk n (from past tokens only)."""
     w = torch.exp(delta)[..., None]  # (B, H, N, C, 1)
-    decay = torch.exp(ref[..., :-1] - ref[..., 1:])  # (B, H, N-1), <= 1: re-reference to the next chunk
-    wn = F.pad(decay, (0, 1))[..., None, None]  # (B, H, N, 1, 1)
+    # state of chunk n: Σ_{j<start(n)} φ(k_j) v_jᵀ e^{c_j - r_n}; re-referenced by e^{r_n - r_{n+1}} (<= 1)
+    decay = torch.exp(ref[..., :-1] - ref[..., 1:])  # (B, H, N-1)
     if not rotated:  # numerator and denominator in one pass: v gets a column of ones
-        vw1 = torch.cat([v, torch.ones_like(w)], dim=-1) * w  # (B, H, N, C, dv+1)
-        S = _scan((fk.transpose(-1, -2) @ vw1) * wn, decay)  # (B, H, N, m, dv+1)
-        out = (fq @ fk.transpose(-1, -2)).tril_() @ vw1 + fq @ S  # (B, H, N, C, dv+1)
+        vw1 = _values_and_ones(v, w)  # (B, H, N, C, dv+1)
+        S = _scan(fk.transpose(-1, -2) @ vw1, decay, inner=True)  # (B, H, N, m, dv+1)
+        intra = (fq @ fk.transpose(-1, -2)).tril_() @ vw1  # (B, H, N, C, dv+1)
+        out = torch.baddbmm(intra.flatten(0, 2), fq.flatten(0, 2), S.flatten(0, 2)).view_as(intra)  # + fq @ S
         return out[..., :-1] / out[..., -1:].clamp_min(torch.finfo(out.dtype).tiny)
     vw = v * w
     A_den = (fq @ fk.transpose(-1, -2)).tril_()  # (B, H, N, C, C), masked quadratic form inside a chunk
     A_num = (rq @ rk.transpose(-1, -2)).tril_() if rotated else A_den
     num = A_num @ vw  # (B, H, N, C, dv)
     den = (A_den @ w).squeeze(-1)  # (B, H, N, C)
-    # state of chunk n: Σ_{j<start(n)} φ(k_j) v_jᵀ e^{c_j - r_n}; chunk n's own sum is re-referenced by e^{r_n - r_{n+1}}
-    S = _scan((rk.transpose(-1, -2) @ vw) * wn, decay)  # (B, H, N, m, dv)
-    z = _scan((w.transpose(-1, -2) @ fk).squeeze(-2) * wn[..., 0], decay)  # (B, H, N, m)
+    S = _scan(rk.transpose(-1, -2) @ vw, decay, inner=True)  # (B, H, N, m, dv)
+    z = _scan((w.transpose(-1, -2) @ fk).squeeze(-2), decay, inner=True)  # (B, H, N, m)
     num = num + rq @ S
     den = den + (fq @ z[..., None]).squeeze(-1)
     return num / den.clamp_min(torch.finfo(den.dtype).tiny)[..., None]
@@ -161,8 +180,8 @@ def _causal_per_query_reference(fq, fk, rq, rk, v, ck, run_max, rotated: bool):
     w = torch.exp(ck - end_max[..., None])[..., None]  # (B, H, N, C, 1), <= 1
     prev_end = F.pad(end_max, (1, 0), value=torch.finfo(ck.dtype).min)  # (B, H, N+1): state n relative to it
     decay = torch.exp(prev_end[..., : end_max.shape[-1] - 1] - end_max[..., :-1])  # (B, H, N-1) <= 1
-    S = _scan(rk.transpose(-1, -2) @ (v * w), decay)  # (B, H, N, m, dv)
-    z = _scan((w.transpose(-1, -2) @ fk).squeeze(-2), decay)
+    S = _scan(rk.transpose(-1, -2) @ (v * w), decay, inner=False)  # (B, H, N, m, dv)
+    z = _scan((w.transpose(-1, -2) @ fk).squeeze(-2), decay, inner=False)
     factor = torch.exp(prev_end[..., :-1, None] - run_max)  # (B, H, N, C), <= 1
     num = num + factor[..., None] * (rq @ S)
     den = den + factor * (fq @ z[..., None]).squeeze(-1)

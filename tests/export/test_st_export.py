@@ -10,6 +10,10 @@ import numpy as np
 import pytest
 
 st = pytest.importorskip("sentence_transformers")
+# The tiny model's vectors come out of a LayerNorm, so their covariance is singular in ≥ 1 direction; the
+# kernel floors those eigenvalues with a WhiteningWarning, harmless for the k used here.
+WHITENING_WARNING = pytest.mark.filterwarnings("ignore::simlab.whitening.kernel.WhiteningWarning")
+pytestmark = WHITENING_WARNING
 
 from simlab.encode import POOLINGS, Encoder  # noqa: E402
 from simlab.export import build_modules, export_sentence_transformer, layer_weights  # noqa: E402

@@ -96,3 +96,17 @@ def test_english_rows_render_with_paper_numbers(entries):
     base = [e for e in match_model("bert-base-uncased", entries) if e.pooling == "first-last-avg"]
     rows = abc_rows(records_from_published(base), ["STSBenchmark", "SICK-R"], "256")
     assert rows[0].cells["SICK-R"] == pytest.approx((63.75, 60.60, 62.20))
+
+
+def test_published_summary_is_computed_from_the_published_cells(entries):
+    from simlab.grid.report_md import published_summary_lines
+
+    lines = published_summary_lines(entries)
+    simbert = next(line for line in lines if line.startswith("- **SimBERT (kexue.fm/archives/8321)**"))
+    cells = [v for e in entries if e.model == "SimBERT" for v in e.scores.values()]
+    mean_b = sum(b - a for a, b, _ in cells) / len(cells)
+    assert f"whitening (b − a) = {mean_b:+.2f} on average, helps in {sum(b > a for a, b, _ in cells)}/20" in simbert
+    assert any(line.startswith("- **RoFormer-Sim (kexue.fm/archives/8454)**") for line in lines)
+    md = render_markdown(records_from_published(match_model("minilm", entries)) or
+                         records_from_published(entries[:1], name="other"), compare_rows=[], published=entries)
+    assert "computed by the same code on the published numbers" in md and "No model of this grid matches" in md

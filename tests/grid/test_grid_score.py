@@ -69,6 +69,10 @@ def test_same_records_as_score_task_on_real_pairs(task):
     ours, ref = score_pooling(tv, "cls", settings, model), score_task(tv, "cls", settings, model)
     assert len(ours) == len(ref) == 5
     for a, b in zip(ours, ref):
+        # 'none' takes the same arithmetic path: exact. Whitened cosines agree to ~1e-16, but pairs of identical
+        # sentences (cos = 1 up to 1 ulp; STS-B has some) tie, and each implementation orders them by its own
+        # rounding noise: 1e-5 (= 0.001 on the ×100 scale the tables show, 2 decimals) bounds that.
+        tol = 1e-12 if b["whitening"]["setting"] == "none" else 1e-5
         assert a.keys() == b.keys()
         for key in a:
             if key == "scores":
@@ -77,8 +81,17 @@ def test_same_records_as_score_task_on_real_pairs(task):
                     assert got.keys() == want.keys()
                     for m in ("spearman", "all", "wmean", "mean"):
                         if m in want:
-                            assert got[m] == pytest.approx(want[m], abs=1e-12), (split, m, a["whitening"])
+                            assert got[m] == pytest.approx(want[m], abs=tol), (split, m, a["whitening"])
                     for name, sub in want.get("subsets", {}).items():
-                        assert got["subsets"][name]["spearman"] == pytest.approx(sub["spearman"], abs=1e-12)
+                        assert got["subsets"][name]["spearman"] == pytest.approx(sub["spearman"], abs=tol)
+            elif key in ("main_score", "split_avg"):
+                assert a[key] == pytest.approx(b[key], abs=tol), key
             elif key != "evaluation_time":
-                assert a[key] == pytest.approx(b[key], abs=1e-12), key
+                assert a[key] == b[key], key
+
+
+def test_cosines_by_k_rejects_bad_ks():
+    Z = np.ones((3, 4))
+    for ks in ([2, 2], [3, 1], [0, 2], [5]):
+        with pytest.raises(ValueError, match="ks must be"):
+            cosines_by_k(Z, np.arange(3), np.arange(3), ks)

@@ -167,8 +167,9 @@ def test_pipeline_and_cross_val_score():
     assert set(pipe.predict(Xs)) <= {"0", "1", "2"}
 
 
-# Exceptions: none of our own. scikit-learn itself skips check_array_api_input (needs SCIPY_ARRAY_API=1) and
-# check_classifier_data_not_an_array (needs pandas, which is not installed); pytest reports those as skipped.
+# Exceptions: none of our own; every check runs. scikit-learn itself skips check_array_api_input unless
+# SCIPY_ARRAY_API=1 (array-API inputs are not supported: we compute in float64 numpy) and skips
+# check_classifier_data_not_an_array when pandas is missing; pytest reports those as skipped.
 @parametrize_with_checks(
     [
         AnalyticLogisticRegression(),
