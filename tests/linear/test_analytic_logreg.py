@@ -157,6 +157,12 @@ def test_single_class_raises():
 # ---------------------------------------------------------------- scikit-learn API
 
 
+def test_public_import_path():
+    import simlab.linear
+
+    assert simlab.linear.AnalyticLogisticRegression is AnalyticLogisticRegression
+
+
 def test_pipeline_and_cross_val_score():
     X, y = load_breast_cancer(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), AnalyticLogisticRegression(shrinkage="ledoit-wolf"))

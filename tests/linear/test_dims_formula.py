@@ -10,7 +10,14 @@ import pytest
 from scipy import integrate
 
 from simlab.cli.main import main
-from simlab.linear.dims import PUBLISHED_H, h_n, laplace_constant, laplace_cos_peak, n_min_exact, rule_of_thumb
+from simlab.linear.dims import (
+    PUBLISHED_H,
+    h_n,
+    laplace_constant,
+    laplace_cos_peak,
+    n_min_exact,
+    rule_of_thumb,
+)
 
 
 @pytest.mark.parametrize("n, published", sorted(PUBLISHED_H.items()))

