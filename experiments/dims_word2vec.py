@@ -29,9 +29,6 @@ from pathlib import Path
 
 import numpy as np
 
-if __package__ in (None, "") and not any((Path(p) / "simlab").is_dir() for p in sys.path if p):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without `pip install -e .`
-
 from simlab.io import atomic_write_json
 from simlab.paths import cache_dir, data_dir
 
