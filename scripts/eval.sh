@@ -8,4 +8,4 @@ if [ -z "${SIMLAB_DATA:-}" ] && [ -d ../shared/data ]; then
   export SIMLAB_DATA="$(cd ../shared/data && pwd)"
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-exec .venv/bin/simlab eval --tasks all --whiten none,full,256 --out results/eval "$@"
+exec .venv/bin/simlab eval --tasks all --pooling all --whiten none,full,256 --out results/eval "$@"

@@ -52,7 +52,8 @@ def command_line(args) -> str:
         parts.append("--k-sweep")
     for flag, value in (("--k-grid", args.k_grid), ("--fit-on", None if args.fit_on == "all" else args.fit_on),
                         ("--split", args.split), ("--max-length", args.max_length), ("--prefix", args.prefix),
-                        ("--compare", args.compare), ("--out", args.out), ("--report-dir", args.report_dir)):
+                        ("--threads", args.threads), ("--compare", args.compare), ("--out", args.out),
+                        ("--report-dir", args.report_dir)):
         if value is not None:
             parts += [flag, str(value)]
     if args.skip_bad_lines:

@@ -42,7 +42,8 @@ def plot_k_curves(records: list[dict], out_dir: str | Path, model_order: list[st
             continue
         ncols = min(4, len(tasks))
         nrows = math.ceil(len(tasks) / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.7 * nrows + 0.6), squeeze=False)
+        width = max(3.6 * ncols, 8.0)  # room for the legend and title even with one panel
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, 2.7 * nrows + 0.8), squeeze=False)
         d = dims.get(model)
         for ax, task in zip(axes.flat, tasks):
             for p in poolings:

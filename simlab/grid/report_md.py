@@ -121,7 +121,8 @@ def published_summary_lines(entries: list[PublishedEntry]) -> list[str]:
     out = []
     for model in dict.fromkeys(e.model for e in entries if e.fit == "target"):
         mine = [e for e in entries if e.model == model and e.fit == "target"]
-        recs = records_from_published(mine, name=f"{model} ({mine[0].source.split(' ')[0]})")
+        words = mine[0].source.split()
+        recs = records_from_published(mine, name=f"{model} ({' '.join(words[:2] if words[0] == 'arXiv' else words[:1])})")
         out += summary_lines(recs, str(mine[0].c_k))
     return out
 

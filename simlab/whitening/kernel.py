@@ -17,7 +17,7 @@ REL_EPS = 1e-8
 
 
 class WhiteningWarning(UserWarning):
-    """The covariance was (near) singular and had to be regularised."""
+    """The covariance was (near) singular: some directions carry no variance."""
 
 
 def compute_kernel_bias(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +47,9 @@ def kernel_from_covariance(
 ) -> tuple[np.ndarray, np.ndarray]:
     """W = U Λ^{-1/2} from a covariance via SVD, first ``k`` columns (all if None); returns (W, λ).
 
-    Eigenvalues ≤ ``rel_eps``·λ_max are raised to that floor (with a WhiteningWarning) so W stays finite.
+    Directions with λ ≤ ``rel_eps``·λ_max carry no variance (N < d, duplicate rows, constant features, or the
+    hyperplane a LayerNorm output lives in). 1/√λ would only amplify rounding noise there, so their columns of
+    W are set to zero (the pseudo-inverse square root) and a WhiteningWarning says how many there were.
     """
     cov = np.asarray(cov, dtype=np.float64)
     d = cov.shape[0]
@@ -57,17 +59,17 @@ def kernel_from_covariance(
         raise ValueError(f"k must be in [1, {d}], got {k}")
     u, s, _ = np.linalg.svd(cov)  # Σ symmetric PSD: its SVD is its eigendecomposition, λ sorted descending
     floor = rel_eps * max(float(s[0]), np.finfo(np.float64).tiny)
-    n_small = int(np.sum(s <= floor))
-    if n_small:
+    null = s <= floor
+    if null.any():
         warnings.warn(
-            f"covariance is singular in {n_small} of {d} directions (fewer samples than dimensions, duplicate "
-            f"rows or constant features); their eigenvalues were raised to {floor:.3g} to keep the kernel finite. "
-            f"Keep k ≤ {d - n_small} for meaningful coordinates.",
+            f"covariance has no variance in {int(null.sum())} of {d} directions (fewer samples than dimensions, "
+            f"duplicate rows, constant features or a LayerNorm hyperplane); those whitened coordinates are set "
+            f"to 0. Keep k ≤ {d - int(null.sum())} for meaningful coordinates.",
             WhiteningWarning,
             stacklevel=2,
         )
-        s = np.maximum(s, floor)
-    W = u / np.sqrt(s)[None, :]  # = U · diag(1/√λ)
+    inv_sqrt = np.where(null, 0.0, 1.0 / np.sqrt(np.maximum(s, floor)))
+    W = u * inv_sqrt[None, :]  # = U · diag(1/√λ)
     if k is not None:
         W, s = W[:, :k], s[:k]
     return W, s

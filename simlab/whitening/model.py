@@ -30,7 +30,8 @@ class Whitening:
     ----------
     n_components : keep the first k columns of W (the k largest-variance directions); None keeps all d.
     normalize : L2-normalise the output rows (the study scores cosines, so it always does).
-    rel_eps : eigenvalues ≤ rel_eps·λ_max are floored (with a warning) so a singular covariance stays finite.
+    rel_eps : directions with eigenvalue ≤ rel_eps·λ_max get zero columns in W (with a warning), so a singular
+        covariance gives finite output instead of amplified rounding noise.
     fit_on, source_model : free-text provenance saved with the file and reported with every result.
     """
 

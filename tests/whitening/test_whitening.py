@@ -81,19 +81,38 @@ def test_streaming_equals_one_shot(n_chunks, seed):
 
 
 def test_fewer_samples_than_dims_is_finite_and_warns():
-    x = correlated(n=10, d=32)
-    with pytest.warns(WhiteningWarning, match="singular"):
-        y = Whitening().fit_transform(x)
+    x = correlated(n=10, d=32)  # rank of the centred data ≤ N − 1 = 9
+    with pytest.warns(WhiteningWarning, match="no variance in 23 of 32"):
+        w = Whitening(normalize=False).fit(x)
+        y = w.transform(x).astype(np.float64)  # μ and W are computed lazily, on first use
     assert np.all(np.isfinite(y))
+    # the first 9 directions are whitened exactly; the other 23 are zero columns, not amplified noise
+    assert np.count_nonzero(np.abs(w.kernel_).sum(0)) == 9
+    np.testing.assert_allclose(np.cov(y[:, :9].T), np.eye(9), atol=1e-3)
+    assert np.abs(y[:, 9:]).max() == 0.0
 
 
 def test_duplicates_and_constant_dims_are_finite_and_warn():
     x = correlated(n=200, d=8)
     x[:, 3] = 1.5  # zero variance
     x = np.concatenate([x, x])  # duplicate rows
-    with pytest.warns(WhiteningWarning):
+    with pytest.warns(WhiteningWarning, match="1 of 8"):
         y = Whitening().fit_transform(x)
     assert np.all(np.isfinite(y))
+
+
+def test_layernorm_hyperplane_direction_is_dropped_not_amplified():
+    """LayerNorm outputs satisfy Σ (y_i − β_i)/γ_i = 0: one null direction, as e5-small's cls / last-avg show."""
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(2000, 16)) @ rng.normal(size=(16, 16))
+    z = (z - z.mean(1, keepdims=True)) / z.std(1, keepdims=True)
+    gamma, beta = rng.uniform(0.5, 2, 16), rng.normal(size=16)
+    y = (z * gamma + beta).astype(np.float32)
+    with pytest.warns(WhiteningWarning, match="1 of 16"):
+        w = Whitening(normalize=False).fit(y)
+        out = w.transform(y).astype(np.float64)
+    assert np.abs(out[:, -1]).max() == 0.0  # the null direction is zeroed, not float32 noise × 1e4
+    np.testing.assert_allclose(np.cov(out[:, :15].T), np.eye(15), atol=1e-3)
 
 
 def test_well_conditioned_does_not_warn():
