@@ -53,6 +53,22 @@ def render_table(records: list[dict], split: str | None = None, title: str | Non
     return table
 
 
+def to_markdown(records: list[dict], split: str | None = None) -> str:
+    """One markdown table per model (rows pooling × whitening, columns tasks + Avg), Spearman ×100."""
+    parts = []
+    for model in dict.fromkeys(r["model"]["name"] for r in records):
+        tasks, rows = table_rows([r for r in records if r["model"]["name"] == model], split)
+        lines = [f"**{model}** ({split or 'test'} split; STS12-16: wmean)", "",
+                 "| pooling | whitening | " + " | ".join(tasks) + " | Avg |",
+                 "|---|---|" + "---:|" * (len(tasks) + 1)]
+        for _, pooling, setting, vals in rows:
+            cells = [f"{vals[t]:.2f}" if t in vals else "-" for t in tasks]
+            avg = f"{sum(vals.values()) / len(vals):.2f}" if len(vals) == len(tasks) else "-"
+            lines.append(f"| {pooling} | {setting} | " + " | ".join(cells) + f" | {avg} |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
 def to_csv(records: list[dict]) -> str:
     """One row per (model, task, pooling, whitening, split), Spearman ×100."""
     buf = io.StringIO()
@@ -70,9 +86,10 @@ def to_csv(records: list[dict]) -> str:
 
 
 def write_results(records: list[dict], out_dir: str | os.PathLike, meta: dict | None = None) -> dict[str, Path]:
-    """Write ``results.json`` (records, mteb-shaped per task cell) and ``results.csv`` atomically."""
+    """Write ``results.json`` (records, mteb-shaped per task cell), ``results.csv`` and ``results.md`` atomically."""
     out = Path(out_dir)
-    paths = {"json": out / "results.json", "csv": out / "results.csv"}
+    paths = {"json": out / "results.json", "csv": out / "results.csv", "md": out / "results.md"}
     atomic_write_json(paths["json"], {"simlab": meta or {}, "results": records})
     atomic_write_text(paths["csv"], to_csv(records))
+    atomic_write_text(paths["md"], to_markdown(records, (meta or {}).get("split")))
     return paths

@@ -51,6 +51,26 @@ def test_split_scorer_equals_sts_scores(subsets):
         assert got["subsets"][name] == {"spearman": pytest.approx(v["spearman"], abs=1e-12), "n_pairs": v["n_pairs"]}
 
 
+def _drop_identical_pairs(tv) -> None:
+    """Pairs of one sentence with itself (STS-B: 18 of 1361 test pairs, STS13: 2) have cos = 1 up to 1 ulp, so
+    they tie, and two implementations order those ties by their own rounding noise (1e-5 on a Spearman here).
+    Remove them so the comparison is about the arithmetic."""
+    from dataclasses import replace
+
+    for split, (r1, r2) in list(tv.rows.items()):
+        keep = r1 != r2
+        ps = tv.splits[split]
+        subsets = None
+        if ps.subsets:
+            cum = np.concatenate([[0], np.cumsum(keep)])
+            subsets = [(name, int(cum[a]), int(cum[b])) for name, a, b in ps.subsets]
+        idx = np.flatnonzero(keep)
+        tv.splits[split] = replace(ps, sentences1=[ps.sentences1[i] for i in idx],
+                                   sentences2=[ps.sentences2[i] for i in idx], scores=ps.scores[keep],
+                                   subsets=subsets)
+        tv.rows[split] = (r1[keep], r2[keep])
+
+
 @pytest.mark.skipif(not os.environ.get("SIMLAB_DATA"), reason="needs SIMLAB_DATA (CI has it)")
 @pytest.mark.parametrize("task", ["STS13", "STS-B"])
 def test_same_records_as_score_task_on_real_pairs(task):
@@ -60,6 +80,7 @@ def test_same_records_as_score_task_on_real_pairs(task):
     from simlab.evaluate.runner import prepare_task, score_task
 
     tv, texts = prepare_task(task)
+    _drop_identical_pairs(tv)
     rng = np.random.default_rng(3)
     base = rng.normal(size=(len(texts), 24)) @ rng.normal(size=(24, 24))
     base[:, :4] += 3 * rng.normal(size=(len(texts), 1))  # shared component, so raw cosines are not centred
@@ -69,10 +90,9 @@ def test_same_records_as_score_task_on_real_pairs(task):
     ours, ref = score_pooling(tv, "cls", settings, model), score_task(tv, "cls", settings, model)
     assert len(ours) == len(ref) == 5
     for a, b in zip(ours, ref):
-        # 'none' takes the same arithmetic path: exact. Whitened cosines agree to ~1e-16, but pairs of identical
-        # sentences (cos = 1 up to 1 ulp; STS-B has some) tie, and each implementation orders them by its own
-        # rounding noise: 1e-5 (= 0.001 on the ×100 scale the tables show, 2 decimals) bounds that.
-        tol = 1e-12 if b["whitening"]["setting"] == "none" else 1e-5
+        # 'none' takes the same arithmetic path: exact. Whitened cosines agree to ~1e-16; near-ties may still
+        # swap, which moves a Spearman by ~1e-10.
+        tol = 1e-12 if b["whitening"]["setting"] == "none" else 1e-9
         assert a.keys() == b.keys()
         for key in a:
             if key == "scores":
