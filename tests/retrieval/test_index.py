@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from simlab.retrieval import Index, IndexMismatchError, Projection, exact_search, make_index, search_index
+from simlab.testing import make_tiny_bert
 from simlab.whitening import Whitening
 
 # The tiny model's vectors come out of a LayerNorm, so their covariance is singular in ≥ 1 direction; the
@@ -132,29 +132,8 @@ def test_damaged_files_and_mismatches_are_clear_errors(tmp_path):
         Index.build(["a", "b", "c"], vectors=np.ones((3, 12)), whitening=Whitening().fit(X))
 
 
-def make_tiny_bert(*args, **kwargs):
-    """tests/encode/conftest.py's ``make_tiny_bert``, loaded by path (``import conftest`` is ambiguous)."""
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "encode" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_simlab_encode_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_tiny_bert(*args, **kwargs)
-
-
 def tiny_bert(folder, seed=0):
-    """tests/encode/conftest.py's tiny BERT, with its tokenizer rebuilt from vocab.txt.
-
-    Under transformers 5, ``BertTokenizerFast(vocab_file=...)`` ignores the file and maps every word to [UNK],
-    which would make all test sentences identical; ``BertTokenizer(vocab=dict)`` reads the vocabulary.
-    """
-    from transformers import BertTokenizer
-
-    folder = make_tiny_bert(folder, seed=seed)
-    words = (folder / "vocab.txt").read_text().split()
-    BertTokenizer(vocab={w: i for i, w in enumerate(words)}).save_pretrained(folder)
-    return folder
+    return make_tiny_bert(folder, seed=seed)
 
 
 @pytest.fixture(scope="module")
