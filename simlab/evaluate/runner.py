@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from simlab.data import PairSplit, fit_sentences, get_task, load_task
-from simlab.evaluate.metrics import cosine_pairs, sts_scores
 from simlab.evaluate.settings import WhiteningSetting, parse_whiten
-from simlab.whitening import Whitening, whiten
 
 LANGUAGES = {"zh": ["cmn-Hans"], "en": ["eng-Latn"]}
 
@@ -85,48 +83,11 @@ def embed_task(encoder, task: str, poolings: list[str], data_dir=None, fit_on: s
 
 def score_task(tv: TaskVectors, pooling: str, settings: list[WhiteningSetting], model: dict,
                eval_split: str | None = None, prefix: str = "") -> list[dict]:
-    """One result record per whitening setting for one pooling (whitening fitted once, sliced per k)."""
-    spec = get_task(tv.task)
-    X = tv.vectors[pooling]
-    d = X.shape[1]
-    white = Whitening(fit_on=tv.fit_on, source_model=model.get("name", "")).fit(X[tv.fit_rows]) \
-        if any(s.enabled for s in settings) else None
-    records = []
-    for setting in settings:
-        t0 = time.perf_counter()
-        k = setting.k_for(d)
-        Y = X if k is None else whiten(X, white.mean_, white.kernel_[:, :k])
-        scores = {}
-        for split, ps in tv.splits.items():
-            r1, r2 = tv.rows[split]
-            s = sts_scores(cosine_pairs(Y[r1], Y[r2]), ps.scores, ps.subsets)
-            scores[split] = [{"hf_subset": "default", "languages": LANGUAGES[spec.language],
-                              "main_score": s["spearman"], "cosine_spearman": s["spearman"], **s}]
-        main_split = eval_split or spec.eval_split
-        if main_split not in scores:
-            raise ValueError(f"{tv.task} has no split {main_split!r} (it has {', '.join(scores)})")
-        sizes = np.array([len(tv.splits[s]) for s in scores], dtype=np.float64)
-        values = np.array([scores[s][0]["spearman"] for s in scores])
-        records.append({
-            "task_name": tv.task,
-            "language": spec.language,
-            "model": model,
-            "pooling": pooling,
-            "whitening": {"setting": setting.label, "k": k, "fit_on": tv.fit_on if k else None,
-                          "n_fit": int(len(tv.fit_rows)) if k else None},
-            "max_length": tv.max_length,
-            "prefix": prefix,
-            "eval_split": main_split,
-            "main_score": scores[main_split][0]["main_score"],
-            "scores": scores,
-            "split_avg": {"avg": float(values.mean()), "w-avg": float(values @ sizes / sizes.sum())},
-            "skipped_lines": sum(len(ps.skipped) for ps in tv.splits.values()),
-            "unscored_pairs": sum(ps.unscored for ps in tv.splits.values()),
-            "evaluation_time": tv.encode_seconds + (time.perf_counter() - t0),
-            "mteb_version": None,
-            "dataset_revision": None,
-        })
-    return records
+    """One result record per whitening setting for one pooling: whitening fitted once, every k from one
+    projection (see :mod:`simlab.evaluate.scoring`)."""
+    from simlab.evaluate.scoring import score_pooling
+
+    return score_pooling(tv, pooling, settings, model, eval_split, prefix)
 
 
 def evaluate_task(encoder, task: str, poolings: list[str] | None = None, whiten: str = "none,full,256",

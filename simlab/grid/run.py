@@ -56,7 +56,7 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
 
     from simlab.encode.cache import VectorCache
     from simlab.evaluate.runner import embed_task
-    from simlab.grid.score import score_pooling
+    from simlab.evaluate.scoring import score_pooling
     from simlab.paths import data_dir as resolve_data_dir
 
     t0 = time.perf_counter()

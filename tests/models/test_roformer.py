@@ -9,14 +9,7 @@ transformers = pytest.importorskip("transformers")
 
 from simlab.models.roformer import RoFormer, RoFormerConfig, convert_hf_state_dict  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: a second OpenMP thread only spins on the shared CI cores (0.9 s vs 0.03 s per ViT step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SMALL = dict(
     vocab_size=97, hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=80,

@@ -25,13 +25,7 @@ B, H, T, D = 2, 3, 21, 8
 MAPS = ["elu", "relu", "exp", "softmax", "favor"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: a second OpenMP thread only spins on the shared CI cores (0.9 s vs 0.03 s per ViT step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def gen(seed=0):

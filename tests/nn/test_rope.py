@@ -18,13 +18,7 @@ from simlab.nn.rope import (
 D = 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: a second OpenMP thread only spins on the shared CI cores (0.9 s vs 0.03 s per ViT step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def dense_rope_matrix(pos: float, dim: int, base: float = 10000.0, layout: str = "interleaved") -> torch.Tensor:

@@ -5,9 +5,9 @@ W_k is the first k columns of W (kexue.fm/archives/8069; arXiv 2103.15316 §3.3)
     cos_k(a, b) = <z_a[:k], z_b[:k]> / (‖z_a[:k]‖ ‖z_b[:k]‖)
 
 and running sums over the columns of z_a·z_b, z_a² and z_b² give the cosine of every pair at every k in one
-O(pairs × d) pass. The Spearman side ranks the gold scores once per split / sub-dataset. The records match
-:func:`simlab.evaluate.runner.score_task` (what ``simlab eval`` runs; it projects and normalises once per k)
-field for field, and its numbers to 1e-12 (tests/grid/test_grid_score.py), unless distinct pairs have
+O(pairs × d) pass. The Spearman side ranks the gold scores once per split / sub-dataset. Used by both ``simlab eval`` (through :func:`simlab.evaluate.runner.score_task`) and ``simlab grid``. Its
+numbers equal the plain pipeline (project and normalise once per k, then ``metrics.sts_scores``) to 1e-12
+(tests/grid/test_grid_score.py), unless distinct pairs have
 mathematically equal cosines (e.g. several pairs of identical sentences, cos = 1): both implementations then
 order those ties by 1-ulp rounding noise, each its own way.
 
