@@ -110,30 +110,37 @@ def score_pooling(tv: TaskVectors, pooling: str, settings: list[WhiteningSetting
     for setting in settings:
         t1 = time.perf_counter()
         k = setting.k_for(d)
-        scores = {}
-        for split in tv.splits:
-            s = scorers[split](cos[split][k])
-            scores[split] = [{"hf_subset": "default", "languages": LANGUAGES[spec.language],
-                              "main_score": s["spearman"], "cosine_spearman": s["spearman"], **s}]
-        sizes = np.array([len(tv.splits[s]) for s in scores], dtype=np.float64)
-        values = np.array([scores[s][0]["spearman"] for s in scores])
-        records.append({
-            "task_name": tv.task,
-            "language": spec.language,
-            "model": model,
-            "pooling": pooling,
-            "whitening": {"setting": setting.label, "k": k, "fit_on": tv.fit_on if k else None,
-                          "n_fit": int(len(tv.fit_rows)) if k else None},
-            "max_length": tv.max_length,
-            "prefix": prefix,
-            "eval_split": main_split,
-            "main_score": scores[main_split][0]["main_score"],
-            "scores": scores,
-            "split_avg": {"avg": float(values.mean()), "w-avg": float(values @ sizes / sizes.sum())},
-            "skipped_lines": sum(len(ps.skipped) for ps in tv.splits.values()),
-            "unscored_pairs": sum(ps.unscored for ps in tv.splits.values()),
-            "evaluation_time": tv.encode_seconds + shared + (time.perf_counter() - t1),
-            "mteb_version": None,
-            "dataset_revision": None,
-        })
+        split_scores = {split: scorers[split](cos[split][k]) for split in tv.splits}
+        records.append(build_record(tv, pooling, setting, k, split_scores, model, main_split, prefix,
+                                    shared + time.perf_counter() - t1))
     return records
+
+
+def build_record(tv: TaskVectors, pooling: str, setting: WhiteningSetting, k: int | None, split_scores: dict,
+                 model: dict, main_split: str, prefix: str, seconds: float) -> dict:
+    """The mteb-shaped result record of one cell from its per-split ``sts_scores`` dicts."""
+    spec = get_task(tv.task)
+    scores = {split: [{"hf_subset": "default", "languages": LANGUAGES[spec.language],
+                       "main_score": s["spearman"], "cosine_spearman": s["spearman"], **s}]
+              for split, s in split_scores.items()}
+    sizes = np.array([len(tv.splits[s]) for s in scores], dtype=np.float64)
+    values = np.array([scores[s][0]["spearman"] for s in scores])
+    return {
+        "task_name": tv.task,
+        "language": spec.language,
+        "model": model,
+        "pooling": pooling,
+        "whitening": {"setting": setting.label, "k": k, "fit_on": tv.fit_on if k else None,
+                      "n_fit": int(len(tv.fit_rows)) if k else None},
+        "max_length": tv.max_length,
+        "prefix": prefix,
+        "eval_split": main_split,
+        "main_score": scores[main_split][0]["main_score"],
+        "scores": scores,
+        "split_avg": {"avg": float(values.mean()), "w-avg": float(values @ sizes / sizes.sum())},
+        "skipped_lines": sum(len(ps.skipped) for ps in tv.splits.values()),
+        "unscored_pairs": sum(ps.unscored for ps in tv.splits.values()),
+        "evaluation_time": tv.encode_seconds + seconds,
+        "mteb_version": None,
+        "dataset_revision": None,
+    }

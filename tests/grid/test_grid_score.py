@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
 
 from simlab.data import get_task
 from simlab.evaluate.metrics import cosine_pairs, sts_scores
-from simlab.evaluate.runner import LANGUAGES, TaskVectors
-from simlab.evaluate.scoring import SplitScorer, cosines_by_k, score_pooling
-from simlab.evaluate.settings import WhiteningSetting, parse_whiten
+from simlab.evaluate.scoring import SplitScorer, build_record, cosines_by_k, score_pooling
+from simlab.evaluate.settings import parse_whiten
 from simlab.whitening import Whitening, whiten
 from simlab.whitening.kernel import compute_kernel_bias, l2_normalize
 
@@ -131,47 +129,17 @@ def test_cosine_at_k_does_not_depend_on_the_other_ks():
     assert np.array_equal(cosines_by_k(Z, r1, r2, [16]), full[1:2])
 
 
-def reference_score_task(tv: TaskVectors, pooling: str, settings: list[WhiteningSetting], model: dict,
-               eval_split: str | None = None, prefix: str = "") -> list[dict]:
+def reference_score_task(tv, pooling, settings, model, eval_split=None, prefix=""):
     """The plain pipeline (project and normalise once per k, metrics.sts_scores): the parity reference."""
     spec = get_task(tv.task)
+    main_split = eval_split or spec.eval_split
     X = tv.vectors[pooling]
-    d = X.shape[1]
-    white = Whitening(fit_on=tv.fit_on, source_model=model.get("name", "")).fit(X[tv.fit_rows]) \
-        if any(s.enabled for s in settings) else None
+    white = Whitening().fit(X[tv.fit_rows]) if any(s.enabled for s in settings) else None
     records = []
     for setting in settings:
-        t0 = time.perf_counter()
-        k = setting.k_for(d)
+        k = setting.k_for(X.shape[1])
         Y = X if k is None else whiten(X, white.mean_, white.kernel_[:, :k])
-        scores = {}
-        for split, ps in tv.splits.items():
-            r1, r2 = tv.rows[split]
-            s = sts_scores(cosine_pairs(Y[r1], Y[r2]), ps.scores, ps.subsets)
-            scores[split] = [{"hf_subset": "default", "languages": LANGUAGES[spec.language],
-                              "main_score": s["spearman"], "cosine_spearman": s["spearman"], **s}]
-        main_split = eval_split or spec.eval_split
-        if main_split not in scores:
-            raise ValueError(f"{tv.task} has no split {main_split!r} (it has {', '.join(scores)})")
-        sizes = np.array([len(tv.splits[s]) for s in scores], dtype=np.float64)
-        values = np.array([scores[s][0]["spearman"] for s in scores])
-        records.append({
-            "task_name": tv.task,
-            "language": spec.language,
-            "model": model,
-            "pooling": pooling,
-            "whitening": {"setting": setting.label, "k": k, "fit_on": tv.fit_on if k else None,
-                          "n_fit": int(len(tv.fit_rows)) if k else None},
-            "max_length": tv.max_length,
-            "prefix": prefix,
-            "eval_split": main_split,
-            "main_score": scores[main_split][0]["main_score"],
-            "scores": scores,
-            "split_avg": {"avg": float(values.mean()), "w-avg": float(values @ sizes / sizes.sum())},
-            "skipped_lines": sum(len(ps.skipped) for ps in tv.splits.values()),
-            "unscored_pairs": sum(ps.unscored for ps in tv.splits.values()),
-            "evaluation_time": tv.encode_seconds + (time.perf_counter() - t0),
-            "mteb_version": None,
-            "dataset_revision": None,
-        })
+        split_scores = {split: sts_scores(cosine_pairs(Y[tv.rows[split][0]], Y[tv.rows[split][1]]), ps.scores,
+                                          ps.subsets) for split, ps in tv.splits.items()}
+        records.append(build_record(tv, pooling, setting, k, split_scores, model, main_split, prefix, 0.0))
     return records
