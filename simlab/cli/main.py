@@ -15,7 +15,11 @@ COMMANDS = ["eval", "grid", "index", "export", "dims"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="simlab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="simlab",
+        description="Chinese-first sentence similarity: BERT-whitening STS evaluation, the 8321 grid, retrieval, "
+                    "export, and the dimension formula.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         try:
