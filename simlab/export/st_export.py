@@ -61,6 +61,11 @@ def layer_weights(pooling: str, num_hidden_layers: int) -> tuple[int, list[float
     return 1, w
 
 
+def dropped_pooler(encoder) -> bool:
+    """The model class has a pooler slot but the checkpoint has no pooler weights (e5-small): export without one."""
+    return hasattr(encoder.model, "pooler") and encoder.model.pooler is None
+
+
 def build_modules(encoder, pooling: str, whitening=None, k: int | None = None) -> list:
     """The sentence-transformers module list equivalent to ``encoder`` + ``pooling`` (+ whitening to ``k`` dims)."""
     import torch
@@ -72,7 +77,9 @@ def build_modules(encoder, pooling: str, whitening=None, k: int | None = None) -
     d = encoder.dim
     config = encoder.model.config
     config_kwargs = {"output_hidden_states": True} if pooling in LAYER_POOLINGS else {}
-    modules = [Transformer(encoder.path, max_seq_length=encoder.max_length, config_kwargs=config_kwargs)]
+    model_kwargs = {"add_pooling_layer": False} if dropped_pooler(encoder) else None
+    modules = [Transformer(encoder.path, max_seq_length=encoder.max_length, config_kwargs=config_kwargs,
+                           model_kwargs=model_kwargs)]
     if pooling in LAYER_POOLINGS:
         start, weights = layer_weights(pooling, int(config.num_hidden_layers))
         modules.append(WeightedLayerPooling(d, num_hidden_layers=int(config.num_hidden_layers), layer_start=start,
@@ -126,6 +133,11 @@ def export_sentence_transformer(encoder, pooling: str, whitening, out: str | os.
                                 similarity_fn_name="cosine")
     out = Path(out)
     model.save(str(out))
+    if dropped_pooler(encoder):  # sentence-transformers does not persist model_kwargs; its config key does
+        cfg_path = out / "sentence_bert_config.json"
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        cfg["model_args"] = {**cfg.get("model_args", {}), "add_pooling_layer": False}
+        atomic_write_json(cfg_path, cfg)
     white = None
     if whitening is not None:
         white = {"d": whitening.n_features_in_, "k": int(k or whitening.n_components_), "fit_on": whitening.fit_on,

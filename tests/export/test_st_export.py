@@ -78,6 +78,15 @@ def test_whitening_layers_keep_the_bias(encoder):
     np.testing.assert_allclose(b, -white.mean_ @ white.kernel_, rtol=1e-5)
 
 
+def test_checkpoint_without_pooler_exports_without_a_random_one(tmp_path):
+    enc = Encoder(tiny_bert(tmp_path / "np", with_pooler=False))
+    X = enc.encode(TEXTS, pooling="last-avg")
+    out = export_sentence_transformer(enc, "last-avg", Whitening().fit(X), tmp_path / "st")
+    loaded = load_st(out)
+    assert loaded[0].auto_model.pooler is None  # no freshly initialised pooler hiding in the folder
+    assert np.abs(loaded.encode(TEXTS) - Whitening().fit(X).transform(X)).max() <= 1e-5
+
+
 def test_prefix_becomes_the_default_prompt(tmp_path, encoder):
     enc = Encoder(encoder.path, max_length=16, prefix="the ")
     X = enc.encode(TEXTS, pooling="last-avg")
