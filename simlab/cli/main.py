@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # module name under simlab.cli -> registered on startup (missing modules are skipped for partial installs)
-COMMANDS = ["eval", "grid", "index", "export", "dims"]
+COMMANDS = ["eval", "grid", "whiten", "index", "export", "dims"]
 
 
 def build_parser() -> argparse.ArgumentParser:

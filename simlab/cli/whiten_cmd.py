@@ -1,0 +1,60 @@
+"""``simlab whiten``: fit BERT-whitening on a task's or a corpus's sentence vectors and save it.
+
+The saved file feeds ``simlab export --whiten FILE``, ``simlab index build --whiten FILE`` and
+``simlab.whitening.Whitening.load``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub) -> None:
+    p = sub.add_parser("whiten", help="fit a whitening (μ, W) on sentence vectors and save it",
+                       description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default="e5-small", help="short name (e5-small, minilm), local folder or HF id")
+    p.add_argument("--pooling", default="first-last-avg")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--task", help="fit on every sentence of every available split of this STS task")
+    src.add_argument("--corpus", help="fit on a file: one sentence per line, or jsonl with a text field")
+    p.add_argument("--k", type=int, default=None, help="keep the first k columns (default: all d)")
+    p.add_argument("--max-length", type=int, default=None, help="default: the task's (64; PAWSX 128), else 64")
+    p.add_argument("--prefix", default=None, help="a role the model defines (e5: query, passage) or literal text")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--data-dir", default=None, help="data folder for --task (default: $SIMLAB_DATA)")
+    p.add_argument("--out", required=True, help="output .safetensors file")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import sys
+
+    from simlab.encode import load_encoder
+    from simlab.encode.cache import cached_embed
+    from simlab.whitening import Whitening
+
+    if args.task:
+        from simlab.data import fit_sentences, get_task
+
+        spec = get_task(args.task)
+        sentences = list(fit_sentences(spec.name, "all", data_dir=args.data_dir))
+        max_length, fit_on = args.max_length or spec.max_length, f"all splits of {spec.name}"
+    else:
+        from simlab.retrieval import read_corpus
+
+        corpus = read_corpus(args.corpus)
+        if corpus.empty_lines:
+            print(f"{args.corpus}: {len(corpus.empty_lines)} empty lines left out (first at line "
+                  f"{corpus.empty_lines[0]})", file=sys.stderr)
+        sentences, max_length, fit_on = list(corpus.texts), args.max_length or 64, f"file:{args.corpus}"
+    enc = load_encoder(args.model, max_length=max_length, prefix=args.prefix, num_threads=args.threads)
+    unique = list(dict.fromkeys(sentences))
+    vecs = cached_embed(enc, unique, [args.pooling], max_length, args.batch_size)[args.pooling]
+    row = {s: i for i, s in enumerate(unique)}
+    X = vecs[[row[s] for s in sentences]]  # duplicates weigh as in the study's fit
+    white = Whitening(n_components=args.k, fit_on=fit_on, source_model=enc.identity).fit(X)
+    white.save(args.out)
+    print(f"wrote {args.out}: {enc.name} {args.pooling}, d={white.n_features_in_}, k={white.n_components_}, "
+          f"fitted on {len(X)} vectors ({fit_on})", file=sys.stderr)
+    return 0
