@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from simlab.encode.identity import cached_weights_hash
 from simlab.encode.pooling import POOLER_POOLINGS, POOLINGS, pool_all
 
 
@@ -118,7 +118,7 @@ class Encoder:
     def identity(self) -> str:
         """Name + sha256 of the weight files: what a vector cache must key on."""
         if self._identity is None:
-            self._identity = f"{self.name}@{weights_hash(self.path)}"
+            self._identity = f"{self.name}@{cached_weights_hash(self.path)}"
         return self._identity
 
     # ------------------------------------------------------------------------------------------
@@ -178,23 +178,3 @@ class Encoder:
             for p in out:
                 out[p] /= np.clip(np.linalg.norm(out[p], axis=1, keepdims=True), 1e-12, None)
         return out
-
-
-def weights_hash(path_or_id: str) -> str:
-    """First 16 hex of sha256 over the weight files of a local folder (or of the HF cache snapshot)."""
-    folder = Path(path_or_id)
-    if not folder.is_dir():
-        from huggingface_hub import snapshot_download
-
-        folder = Path(snapshot_download(path_or_id, local_files_only=True))
-    files = sorted(p for p in folder.iterdir()
-                   if p.suffix in {".safetensors", ".bin", ".pt", ".h5", ".msgpack"} and p.is_file())
-    if not files:
-        raise FileNotFoundError(f"no weight files in {folder}")
-    h = hashlib.sha256()
-    for p in files:
-        h.update(p.name.encode())
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 22), b""):
-                h.update(chunk)
-    return h.hexdigest()[:16]

@@ -19,17 +19,50 @@ def cosine_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return num / np.clip(np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12, None)
 
 
+def centred_ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank) minus their mean."""
+    r = rankdata(x)
+    return r - r.mean()
+
+
+def _pearson_centred(rx: np.ndarray, ry: np.ndarray) -> float:
+    denom = np.sqrt((rx @ rx) * (ry @ ry))
+    return float(rx @ ry / denom) if denom > 0 else float("nan")
+
+
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's ρ = Pearson correlation of average ranks (ties share their mean rank), as scipy.stats.spearmanr.
 
     >>> round(spearman([1, 2, 3, 4], [10, 20, 30, 25]), 4)
     0.8
     """
-    rx, ry = rankdata(x), rankdata(y)
-    rx -= rx.mean()
-    ry -= ry.mean()
-    denom = np.sqrt((rx @ rx) * (ry @ ry))
-    return float(rx @ ry / denom) if denom > 0 else float("nan")
+    return _pearson_centred(centred_ranks(x), centred_ranks(y))
+
+
+class SplitScorer:
+    """:func:`sts_scores` for one split with the gold ranks computed once (the grid scores many k per split)."""
+
+    def __init__(self, gold: np.ndarray, subsets: list[tuple[str, int, int]] | None = None):
+        self.n = len(gold)
+        self.subsets = list(subsets or [])
+        self.gold = centred_ranks(gold)
+        self.gold_sub = [centred_ranks(gold[a:b]) for _, a, b in self.subsets]
+
+    def __call__(self, cos: np.ndarray) -> dict:
+        out = {"n_pairs": int(self.n)}
+        if not self.subsets:
+            out["spearman"] = _pearson_centred(centred_ranks(cos), self.gold)
+            return out
+        per = {name: _pearson_centred(centred_ranks(cos[a:b]), ry)
+               for (name, a, b), ry in zip(self.subsets, self.gold_sub)}
+        sizes = np.array([b - a for _, a, b in self.subsets], dtype=np.float64)
+        out["all"] = _pearson_centred(centred_ranks(cos), self.gold)
+        out["wmean"] = float(np.dot(list(per.values()), sizes) / sizes.sum())
+        out["mean"] = float(np.mean(list(per.values())))
+        out["subsets"] = {name: {"spearman": v, "n_pairs": int(b - a)}
+                          for (name, a, b), v in zip(self.subsets, per.values())}
+        out["spearman"] = out["wmean"]
+        return out
 
 
 def sts_scores(cos: np.ndarray, gold: np.ndarray, subsets: list[tuple[str, int, int]] | None = None) -> dict:
@@ -37,15 +70,4 @@ def sts_scores(cos: np.ndarray, gold: np.ndarray, subsets: list[tuple[str, int, 
 
     ``spearman`` is the headline: ``wmean`` when sub-datasets exist (the study's protocol), else the plain value.
     """
-    out = {"n_pairs": int(len(gold))}
-    if not subsets:
-        out["spearman"] = spearman(cos, gold)
-        return out
-    per = {name: spearman(cos[a:b], gold[a:b]) for name, a, b in subsets}
-    sizes = np.array([b - a for _, a, b in subsets], dtype=np.float64)
-    out["all"] = spearman(cos, gold)
-    out["wmean"] = float(np.dot(list(per.values()), sizes) / sizes.sum())
-    out["mean"] = float(np.mean(list(per.values())))
-    out["subsets"] = {name: {"spearman": v, "n_pairs": int(b - a)} for (name, a, b), v in zip(subsets, per.values())}
-    out["spearman"] = out["wmean"]
-    return out
+    return SplitScorer(gold, subsets)(cos)

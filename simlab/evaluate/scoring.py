@@ -19,10 +19,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from scipy.stats import rankdata
 
 from simlab.data import get_task
-from simlab.evaluate.metrics import cosine_pairs
+from simlab.evaluate.metrics import SplitScorer, cosine_pairs
 from simlab.evaluate.runner import LANGUAGES, TaskVectors
 from simlab.evaluate.settings import WhiteningSetting
 from simlab.whitening import Whitening
@@ -45,41 +44,6 @@ def cosines_by_k(Z: np.ndarray, r1: np.ndarray, r2: np.ndarray, ks: list[int], c
         nb = np.cumsum(b * b, axis=1)[:, cols]
         out[:, s:s + chunk] = (dots / np.clip(np.sqrt(na) * np.sqrt(nb), 1e-12, None)).T
     return out
-
-
-def _centred_ranks(x: np.ndarray) -> np.ndarray:
-    r = rankdata(x)
-    return r - r.mean()
-
-
-class SplitScorer:
-    """``simlab.evaluate.metrics.sts_scores`` for one split with the gold ranks computed once."""
-
-    def __init__(self, gold: np.ndarray, subsets: list[tuple[str, int, int]] | None):
-        self.n = len(gold)
-        self.subsets = list(subsets or [])
-        self.gold = _centred_ranks(gold)
-        self.gold_sub = [_centred_ranks(gold[a:b]) for _, a, b in self.subsets]
-
-    @staticmethod
-    def _spearman(cos: np.ndarray, ry: np.ndarray) -> float:
-        rx = _centred_ranks(cos)  # Pearson of average ranks, as metrics.spearman
-        denom = np.sqrt((rx @ rx) * (ry @ ry))
-        return float(rx @ ry / denom) if denom > 0 else float("nan")
-
-    def __call__(self, cos: np.ndarray) -> dict:
-        out = {"n_pairs": int(self.n)}
-        if not self.subsets:
-            out["spearman"] = self._spearman(cos, self.gold)
-            return out
-        per = {name: self._spearman(cos[a:b], ry) for (name, a, b), ry in zip(self.subsets, self.gold_sub)}
-        sizes = np.array([b - a for _, a, b in self.subsets], dtype=np.float64)
-        out["all"] = self._spearman(cos, self.gold)
-        out["wmean"] = float(np.dot(list(per.values()), sizes) / sizes.sum())
-        out["mean"] = float(np.mean(list(per.values())))
-        out["subsets"] = {name: {"spearman": v, "n_pairs": int(b - a)} for (name, a, b), v in zip(self.subsets, per.values())}
-        out["spearman"] = out["wmean"]
-        return out
 
 
 def score_pooling(tv: TaskVectors, pooling: str, settings: list[WhiteningSetting], model: dict,

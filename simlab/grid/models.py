@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from simlab.encode.identity import cached_weights_hash
 from simlab.encode.pooling import POOLER_POOLINGS, POOLINGS
 from simlab.grid.cells import ModelSpec
 
@@ -50,7 +51,7 @@ class LazyEncoder:
     @property
     def identity(self) -> str:
         if self._identity is None:
-            self._identity = f"{self.name}@{memo_weights_hash(self.path)}"
+            self._identity = f"{self.name}@{cached_weights_hash(self.path)}"
         return self._identity
 
     @property
@@ -83,27 +84,3 @@ class LazyEncoder:
         return self.load().encode_all(sentences, poolings=poolings, batch_size=batch_size,
                                       normalize_embeddings=normalize_embeddings,
                                       show_progress_bar=show_progress_bar, max_length=max_length)
-
-
-def memo_weights_hash(path: str) -> str:
-    """:func:`simlab.encode.encoder.weights_hash`, remembered per (weight file, size, mtime) so that a cached
-    rerun does not re-read hundreds of MB of weights. Any change of a weight file's size or mtime re-hashes."""
-    from simlab.encode.encoder import weights_hash
-    from simlab.io import atomic_write_json
-    from simlab.paths import cache_dir
-
-    folder = Path(path)
-    if not folder.is_dir():
-        return weights_hash(path)
-    stamp = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.iterdir())
-             if p.is_file() and p.suffix in {".safetensors", ".bin", ".pt", ".h5", ".msgpack"}]
-    key = json.dumps([str(folder.resolve()), stamp])
-    memo_path = cache_dir("grid") / "weights_hashes.json"
-    try:
-        memo = json.loads(memo_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        memo = {}
-    if key not in memo:
-        memo[key] = weights_hash(path)
-        atomic_write_json(memo_path, memo)
-    return memo[key]

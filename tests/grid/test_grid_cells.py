@@ -63,24 +63,3 @@ def test_config_json_is_plain_and_carries_identities():
     js = cfg.to_json({"m": "m@abc"})
     assert js["models"] == [{"name": "m", "source": "/x", "tasks": ["STS13"], "identity": "m@abc"}]
     assert js["k_grid"] == [8, 16] and js["format"] == "simlab-grid-1"
-
-
-def test_weights_hash_memo_follows_the_files(tmp_path, monkeypatch):
-    import os
-
-    from simlab.encode.encoder import weights_hash
-    from simlab.grid.models import memo_weights_hash
-
-    monkeypatch.setenv("SIMLAB_CACHE", str(tmp_path / "cache"))
-    folder = tmp_path / "m"
-    folder.mkdir()
-    (folder / "model.safetensors").write_bytes(b"abc")
-    first = memo_weights_hash(str(folder))
-    assert first == weights_hash(str(folder))
-    assert memo_weights_hash(str(folder)) == first  # from the memo
-    (folder / "model.safetensors").write_bytes(b"abcd")  # new size -> re-hashed
-    assert memo_weights_hash(str(folder)) == weights_hash(str(folder)) != first
-    st = (folder / "model.safetensors").stat()
-    (folder / "model.safetensors").write_bytes(b"abce")  # same size, new mtime -> re-hashed
-    os.utime(folder / "model.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000))
-    assert memo_weights_hash(str(folder)) == weights_hash(str(folder))
