@@ -42,8 +42,9 @@ def run(args) -> int:
 
     from simlab.data import get_task, resolve_tasks
     from simlab.encode import POOLINGS, load_encoder
+    from simlab.encode.cache import cached_embed
     from simlab.evaluate.report import render_table, write_results
-    from simlab.evaluate.runner import embed_task, model_info, score_task
+    from simlab.evaluate.runner import default_embed, embed_task, model_info, score_task
     from simlab.evaluate.settings import parse_whiten
     from simlab.models.registry import DEFAULTS
     from simlab.paths import data_dir
@@ -53,7 +54,11 @@ def run(args) -> int:
     root = data_dir(args.data_dir)
     tasks = resolve_tasks(args.tasks)
     settings = parse_whiten(args.whiten, args.k)
-    embed = _embed_fn(args.cache)
+    embed = cached_embed if args.cache else default_embed
+    asked = None if args.pooling == "all" else [p.strip() for p in args.pooling.split(",")]
+    for p in asked or []:
+        if p not in POOLINGS:
+            raise SystemExit(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)} or 'all'")
     encoders: dict[str, object] = {}
     records: list[dict] = []
     t_start = time.perf_counter()
@@ -64,11 +69,12 @@ def run(args) -> int:
             console.print(f"[bold]loading[/] {name}")
             encoders[name] = load_encoder(name, prefix=args.prefix, num_threads=args.threads)
         enc = encoders[name]
-        poolings = list(enc.poolings) if args.pooling == "all" else [p.strip() for p in args.pooling.split(",")]
-        for p in poolings:
-            if p not in POOLINGS:
-                raise SystemExit(f"unknown pooling {p!r}; choose from {', '.join(POOLINGS)} or 'all'")
-        poolings = [p for p in poolings if p in enc.poolings] or poolings  # pooler-less models skip pooler
+        poolings = list(enc.poolings) if asked is None else [p for p in asked if p in enc.poolings]
+        if asked and len(poolings) < len(asked):
+            missing = [p for p in asked if p not in enc.poolings]
+            if not poolings:
+                raise SystemExit(f"{enc.name} has none of the poolings {', '.join(asked)} (no pooler weights)")
+            console.print(f"  [yellow]{task}: {enc.name} has no pooler weights; skipping {', '.join(missing)}[/]")
         tv = embed_task(enc, task, poolings, data_dir=root, fit_on=args.fit_on, batch_size=args.batch_size,
                         skip_bad_lines=args.skip_bad_lines, max_length=args.max_length, embed=embed,
                         show_progress_bar=args.progress)
@@ -81,26 +87,15 @@ def run(args) -> int:
                 records.extend(score_task(tv, p, settings, model_info(enc), args.split, enc.prefix))
             for w in {str(c.message) for c in caught if issubclass(c.category, WhiteningWarning)}:
                 console.print(f"  [yellow]{task}/{p}[/]: {w}")
-        write_results(records, args.out, _meta(args, tasks, time.perf_counter() - t_start))  # partial, atomic
-    paths = write_results(records, args.out, _meta(args, tasks, time.perf_counter() - t_start))
+        # rewritten after every task (atomically): a crash keeps what was scored, and the vector cache makes
+        # the rerun re-encode only the tasks that had not finished
+        paths = write_results(records, args.out, _meta(args, tasks, time.perf_counter() - t_start))
     out = Console() if sys.stdout.isatty() else Console(width=250)  # never squeeze the table in a log file
     for name in encoders:
         out.print(render_table([r for r in records if r["model"]["name"] == name], args.split,
                                title=f"{name}: Spearman ×100, {args.split} split (STS12-16: wmean)"))
     console.print(f"wrote {paths['json']} and {paths['csv']}")
     return 0
-
-
-def _embed_fn(use_cache: bool):
-    from simlab.evaluate.runner import default_embed
-
-    if not use_cache:
-        return default_embed
-    try:
-        from simlab.encode.cache import cached_embed
-    except ImportError:
-        return default_embed
-    return cached_embed
 
 
 def _meta(args, tasks, seconds) -> dict:

@@ -40,7 +40,7 @@ def test_eval_writes_table_json_csv(tiny_model, tmp_path, capsys, monkeypatch):
     assert set(zh["scores"]) == {"train", "valid", "test"} and zh["whitening"]["k"] is None
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == 2 * 3 * (3 + 1)  # STS-B has 3 splits, STS13 one
-    # whitening changes the score; the table's Avg is the mean of the row's cells
+    # whitening changes the score
     scores = {r["whitening"]["setting"]: r["main_score"] for r in recs if r["task_name"] == "STS-B"
               and r["pooling"] == "cls"}
     assert len(set(scores.values())) == 3
@@ -65,6 +65,20 @@ def test_missing_data_dir_is_a_clear_error(tmp_path):
 
     with pytest.raises(DataNotFoundError, match="does not exist"):
         main(["eval", "--model", "x", "--tasks", "ATEC", "--data-dir", str(tmp_path / "nope")])
+
+
+def test_pooler_poolings_are_skipped_out_loud_for_a_pooler_less_model(tmp_path, capsys, monkeypatch):
+    from simlab.testing import make_tiny_bert
+
+    monkeypatch.setenv("SIMLAB_CACHE", str(tmp_path / "cache"))
+    model = make_tiny_bert(tmp_path / "np", with_pooler=False)
+    main(["eval", "--model", str(model), "--tasks", "STS13", "--pooling", "cls,pooler", "--whiten", "none",
+          "--out", str(tmp_path / "out")])
+    assert "skipping pooler" in capsys.readouterr().err
+    recs = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+    assert [r["pooling"] for r in recs] == ["cls"]
+    with pytest.raises(SystemExit, match="none of the poolings"):
+        main(["eval", "--model", str(model), "--tasks", "STS13", "--pooling", "pooler", "--out", str(tmp_path)])
 
 
 def test_unknown_task_is_a_clear_error():
