@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("dims_word2vec", ROOT / "experiments" / "dims_word2vec.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from experiments import dims_word2vec
 
 
 def test_smallest_within_both_criteria():
-    mod = _load()
+    mod = dims_word2vec
     dims, ll = [8, 16, 32, 64], [-6.0, -5.5, -5.05, -5.0]
     assert mod.smallest_within(dims, ll, 0.01) == 32  # -5.05 >= -5.0 - 0.05
     assert mod.smallest_within(dims, ll, 0.001) == 64
@@ -33,7 +24,7 @@ def test_smallest_within_both_criteria():
 
 def test_hs_loglik_matches_gensim_score():
     gensim = pytest.importorskip("gensim")
-    mod = _load()
+    mod = dims_word2vec
     rng = np.random.default_rng(0)
     vocab = [f"w{i}" for i in range(60)]
     zipf = 1 / np.arange(1, 61)
@@ -64,7 +55,7 @@ def test_hs_loglik_matches_gensim_score():
 def test_tiny_run(tmp_path):
     pytest.importorskip("gensim")
     pytest.importorskip("matplotlib")
-    mod = _load()
+    mod = dims_word2vec
     out, js = tmp_path / "dims.png", tmp_path / "dims.json"
     assert mod.main(["--tiny", "--tokenizer", "char", "--out", str(out), "--json", str(js)]) == 0
     res = json.loads(js.read_text(encoding="utf-8"))

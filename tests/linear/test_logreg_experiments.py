@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("logreg_experiments", ROOT / "experiments" / "logreg_experiments.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from experiments import logreg_experiments
 
 
 def test_sklearn_part_runs_and_reports(tmp_path, capsys):
-    mod = _load()
+    mod = logreg_experiments
     out = tmp_path / "r.json"
     assert mod.main(["--part", "sklearn", "--seeds", "1", "--repeats", "1", "--json", str(out)]) == 0
     res = json.loads(out.read_text(encoding="utf-8"))["scikit-learn datasets"]
@@ -36,7 +27,7 @@ def test_sklearn_part_runs_and_reports(tmp_path, capsys):
 
 @pytest.mark.skipif(not os.environ.get("SIMLAB_DATA"), reason="needs SIMLAB_DATA")
 def test_fewclue_splits():
-    mod = _load()
+    mod = logreg_experiments
     from simlab.paths import data_dir
 
     sets = mod.fewclue_sets(data_dir())
