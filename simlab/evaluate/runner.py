@@ -102,4 +102,6 @@ def evaluate_task(encoder, task: str, poolings: list[str] | None = None, whiten:
 
 
 def model_info(encoder) -> dict:
-    return {"name": encoder.name, "path": encoder.path, "has_pooler": encoder.has_pooler, "dim": encoder.dim}
+    """The ``model`` block of a record; ``identity`` (name@weights hash) says exactly which weights were scored."""
+    return {"name": encoder.name, "path": encoder.path, "has_pooler": encoder.has_pooler, "dim": encoder.dim,
+            "identity": encoder.identity}
