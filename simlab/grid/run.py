@@ -3,8 +3,8 @@
 Cost model: for each (model, task, max_length) the task's unique sentences are encoded in ONE forward pass
 that yields every pooling (:meth:`simlab.encode.Encoder.encode_all`), through the on-disk
 :class:`~simlab.encode.cache.VectorCache`; per pooling the whitening is fitted once and sliced for every k
-(:func:`simlab.grid.score.score_pooling`: one projection per pooling, every k a column slice). Each cell is appended to ``DIR/results.jsonl`` as soon as it is
-scored, so a killed run resumes where it stopped; a fully cached rerun never loads a model.
+(:func:`simlab.evaluate.scoring.score_pooling`, shared with ``simlab eval``: one projection per pooling,
+every k a running sum over columns). Each cell is appended to ``DIR/results.jsonl`` as soon as it is scored, so a killed run resumes where it stopped; a fully cached rerun never loads a model.
 
 >>> from simlab.grid import GridConfig, parse_models, run_grid
 >>> cfg = GridConfig(parse_models("minilm:STS13"), whiten="none,full,256", k_sweep=True)   # doctest: +SKIP
