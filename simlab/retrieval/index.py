@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab.evaluate.runner import model_info
 from simlab.retrieval import backends
 from simlab.retrieval.corpus import Corpus
 from simlab.retrieval.projection import Projection
@@ -94,12 +95,12 @@ class Index:
                 X = encoder.encode_all(corpus.texts, poolings=[pooling], batch_size=batch_size)[pooling]
             else:
                 X = embed(encoder, corpus.texts, [pooling], encoder.max_length, batch_size)[pooling]
-            model = model_description(encoder)
+            model = model_info(encoder)
         else:
             X = np.asarray(vectors)
             if X.ndim != 2 or X.shape[0] != len(corpus):
                 raise ValueError(f"vectors have shape {X.shape} but the corpus has {len(corpus)} documents")
-            model = model_description(encoder) if encoder is not None else \
+            model = model_info(encoder) if encoder is not None else \
                 {"name": "precomputed", "identity": None, "path": None, "dim": int(X.shape[1])}
         d = X.shape[1]
         if model["dim"] != d:
@@ -271,10 +272,6 @@ class Index:
         p = self.meta["projection"]
         return (f"Index({self.meta['model']['name']}, {self.meta['pooling']}, {p['type']} k={p['k']}/{p['d']}, "
                 f"{self.meta['index']['type']}, {len(self)} docs)")
-
-
-def model_description(encoder) -> dict:
-    return {"name": encoder.name, "identity": encoder.identity, "path": str(encoder.path), "dim": int(encoder.dim)}
 
 
 def _weights(identity: str) -> str:
