@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from simlab.errors import MissingFileError
 
-class DataNotFoundError(FileNotFoundError):
-    """Raised when the evaluation data folder or one of its files is missing."""
+
+class DataNotFoundError(MissingFileError):
+    """Raised when the evaluation data folder or one of its files is missing (a ``FileNotFoundError`` too)."""
 
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:

@@ -7,6 +7,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The CLI's --engine/--precision default is auto (the fastest installed engine); the suite pins the exact torch/fp32
+# path so tiny-model tests compare bit-for-bit and no test converts models unasked. Engine tests pass them explicitly.
+os.environ.setdefault("SIMLAB_ENGINE", "torch")
+os.environ.setdefault("SIMLAB_PRECISION", "fp32")
 
 
 @pytest.fixture

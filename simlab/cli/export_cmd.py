@@ -26,28 +26,28 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
 
-    from simlab.whitening import Whitening
+    from simlab.errors import BadInputError
+    from simlab.whitening import Whitening, check_k
 
     white = None
     if args.whiten and args.whiten != "none":
         white = Whitening.load(args.whiten)
-    try:
-        if args.format == "faiss":
-            from simlab.export import export_faiss_transform
+    if args.format == "faiss":
+        from simlab.export import export_faiss_transform
 
-            if white is None:
-                raise ValueError("--format faiss needs --whiten PATH (the transform is the whitening)")
-            out = export_faiss_transform(white, args.out, k=args.k)
-            print(f"wrote {out}: faiss LinearTransform {white.n_features_in_} → {args.k or white.n_components_} "
-                  f"(apply, then faiss.normalize_L2)", file=sys.stderr)
-            return 0
-        from simlab.encode import load_encoder
-        from simlab.export import export_sentence_transformer
+        if white is None:
+            raise BadInputError("--format faiss needs --whiten PATH (the transform is the whitening)")
+        out = export_faiss_transform(white, args.out, k=args.k)
+        print(f"wrote {out}: faiss LinearTransform {white.n_features_in_} → {args.k or white.n_components_} "
+              f"(apply, then faiss.normalize_L2)", file=sys.stderr)
+        return 0
+    from simlab.encode import load_encoder
+    from simlab.export import export_sentence_transformer
 
-        encoder = load_encoder(args.model, max_length=args.max_length, prefix=args.prefix)
-        out = export_sentence_transformer(encoder, args.pooling, white, args.out, k=args.k)
-    except ValueError as exc:
-        raise SystemExit(f"simlab export: {exc}") from exc
+    encoder = load_encoder(args.model, max_length=args.max_length, prefix=args.prefix)
+    if args.k is not None:
+        check_k(args.k, encoder.dim, "--k", encoder.name)
+    out = export_sentence_transformer(encoder, args.pooling, white, args.out, k=args.k)
     print(f"wrote {out}: SentenceTransformer({str(out)!r}) gives {encoder.name} {args.pooling}"
           + (f" + whitening to {args.k or white.n_components_} dims" if white is not None else ""), file=sys.stderr)
     return 0

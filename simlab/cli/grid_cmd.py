@@ -24,7 +24,12 @@ def register(sub) -> None:
                         "(bert-base-chinese=/path/to/folder)")
     p.add_argument("--tasks", default="all", help="tasks for models without their own list: zh | en | all | comma list")
     p.add_argument("--poolings", default="all", help="comma list of poolings, or 'all' (every pooling the model has)")
-    p.add_argument("--whiten", default="none,full,256", help="settings: none | full | K (the first K is column c)")
+    p.add_argument("--whiten", default="none,full,256",
+                   help="settings: none | full | K (the first K is column c), each optionally @bBETAgGAMMA "
+                        "(kexue.fm/archives/9079; 256@b0g0 = rotation to 256 dims)")
+    p.add_argument("--bg-sweep", default=None, metavar="VALUES",
+                   help="β/γ sweep as kexue.fm/archives/9079: score every --whiten setting with every (β, γ) from "
+                        "VALUES × VALUES, e.g. 0,0.5,1 (the k-sweep stays at β = γ = 1)")
     p.add_argument("--k-sweep", action="store_true", help="also score whitening-k for k from 8 to d")
     p.add_argument("--k-grid", default=None, help="explicit k list for --k-sweep (default: 8..64 step 8, then step 32, d)")
     p.add_argument("--fit-on", default="all", help="all | test | train | PATH: sentences the whitening is fitted on")
@@ -33,6 +38,9 @@ def register(sub) -> None:
     p.add_argument("--prefix", default=None, help="a role the model defines (e5: query, passage) or literal text")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=None, help="torch threads")
+    from simlab.cli.engine_opts import add_engine_args
+
+    add_engine_args(p)
     p.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
     p.add_argument("--skip-bad-lines", action="store_true", help="skip malformed lines (counted in the records)")
     p.add_argument("--out", default="results/grid", help="folder of results.jsonl + grid.json (resumable)")
@@ -50,9 +58,11 @@ def command_line(args) -> str:
              "--whiten", args.whiten]
     if args.k_sweep:
         parts.append("--k-sweep")
-    for flag, value in (("--k-grid", args.k_grid), ("--fit-on", None if args.fit_on == "all" else args.fit_on),
+    for flag, value in (("--k-grid", args.k_grid), ("--bg-sweep", getattr(args, "bg_sweep", None)),
+                        ("--fit-on", None if args.fit_on == "all" else args.fit_on),
                         ("--split", args.split), ("--max-length", args.max_length), ("--prefix", args.prefix),
                         ("--threads", args.threads), ("--compare", args.compare), ("--out", args.out),
+                        *_engine_flags(args),
                         ("--report-dir", args.report_dir)):
         if value is not None:
             parts += [flag, str(value)]
@@ -61,8 +71,22 @@ def command_line(args) -> str:
     return shlex.join(parts)
 
 
+def _engine_flags(args) -> list[tuple[str, str]]:
+    """``--engine``/``--precision`` as resolved (a rerun must not depend on what ``auto`` means then)."""
+    from simlab.cli.engine_opts import resolved
+
+    engine, precision = resolved(args)
+    return [("--engine", engine), ("--precision", precision)]
+
+
+def _engine_config(args) -> dict:
+    engine, precision = dict(_engine_flags(args)).values()
+    return {"engine": engine, "precision": precision}
+
+
 def config_from_args(args):
-    from simlab.evaluate.settings import parse_whiten
+    from simlab.errors import BadInputError
+    from simlab.evaluate.settings import parse_grid_values, parse_whiten
     from simlab.grid.cells import GridConfig, parse_models, parse_poolings
 
     parse_whiten(args.whiten)  # fail early with a clear message
@@ -71,21 +95,24 @@ def config_from_args(args):
     k_grid = None
     if args.k_grid:
         if not args.k_sweep:
-            raise ValueError("--k-grid needs --k-sweep")
+            raise BadInputError("--k-grid needs --k-sweep")
         try:
             k_grid = tuple(sorted({int(k) for k in args.k_grid.split(",") if k.strip()}))
         except ValueError as exc:
-            raise ValueError(f"bad --k-grid {args.k_grid!r}: give comma-separated positive integers") from exc
+            raise BadInputError(f"bad --k-grid {args.k_grid!r}: give comma-separated positive integers") from exc
         if not k_grid or min(k_grid) < 1:
-            raise ValueError(f"bad --k-grid {args.k_grid!r}: give comma-separated positive integers")
+            raise BadInputError(f"bad --k-grid {args.k_grid!r}: give comma-separated positive integers")
+    bg = getattr(args, "bg_sweep", None)
+    bg = tuple(parse_grid_values(bg)) if bg else None
     return GridConfig(parse_models(args.models, args.tasks), poolings=args.poolings, whiten=args.whiten,
-                      k_sweep=args.k_sweep, k_grid=k_grid, fit_on=args.fit_on, split=args.split,
+                      k_sweep=args.k_sweep, k_grid=k_grid, bg_sweep=bg, **_engine_config(args), fit_on=args.fit_on, split=args.split,
                       max_length=args.max_length, prefix=args.prefix, skip_bad_lines=args.skip_bad_lines)
 
 
 def run(args) -> int:
     from rich.console import Console
 
+    from simlab.errors import BadInputError, MissingFileError
     from simlab.grid.report import write_report
     from simlab.grid.run import run_grid
     from simlab.grid.store import load_records
@@ -93,19 +120,27 @@ def run(args) -> int:
 
     console = Console(stderr=True)
     if args.compare not in (None, "published") and not os.path.isfile(args.compare):
-        raise ValueError(f"--compare takes 'published' or a JSON file of published numbers, got {args.compare!r}")
+        raise BadInputError(f"--compare takes 'published' or a JSON file of published numbers, got {args.compare!r}")
     published_path = None if args.compare in (None, "published") else args.compare
     command = command_line(args)
     command_file = Path(args.out) / "command.txt"
     if args.report_only:
         config, records = load_records(args.out)
         if config is None:
-            raise FileNotFoundError(f"{args.out} holds no grid (no grid.json); run the grid first")
+            raise MissingFileError(f"{args.out} holds no grid (no grid.json); run the grid first")
         if command_file.is_file():  # the command that ran the grid, not this report-only call
             command = command_file.read_text(encoding="utf-8").strip()
     else:
+        written = getattr(args, "written", [])  # for the Ctrl-C message of simlab.cli.main
+        results_file = Path(args.out) / "results.jsonl"
+        args.resume = (f"the cells already in {results_file} are kept and only the missing ones run (sentence "
+                       "vectors already encoded come from the vector cache)")
+
+        def note_cell(n: int, key: str) -> None:
+            written[:] = [f"{results_file}: {n} new cell{'s' if n != 1 else ''} this run (last {key})"]
+
         result = run_grid(config_from_args(args), args.out, data_dir=args.data_dir, batch_size=args.batch_size,
-                          threads=args.threads, progress=not args.no_progress)
+                          threads=args.threads, progress=not args.no_progress, on_cell=note_cell)
         config, records = result.config, result.records
         atomic_write_text(command_file, command + "\n")
         if result.discarded_bytes:

@@ -3,8 +3,8 @@
 >>> err = BadLineError("BQ/BQ.test.data", 7, "expected 3 TAB-separated fields, got 2")
 >>> str(err)
 'BQ/BQ.test.data:7: expected 3 TAB-separated fields, got 2'
->>> isinstance(err, ValueError)
-True
+>>> isinstance(err, ValueError), isinstance(err, DataError)
+(True, True)
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from simlab.errors import DataError
 from simlab.paths import DataNotFoundError
 
 __all__ = ["BadLineError", "DataNotFoundError"]
 
 
-class BadLineError(ValueError):
+class BadLineError(DataError):
     """A malformed line in a data file: wrong field count, unparsable score, empty sentence, ...
 
     ``path`` and ``lineno`` (1-based) point at the line; the message reads ``"path:line: reason"`` so that

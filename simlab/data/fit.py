@@ -21,6 +21,7 @@ from simlab.data.errors import DataNotFoundError
 from simlab.data.readers import read_sentence_file
 from simlab.data.sts import load_split
 from simlab.data.tasks import get_task
+from simlab.errors import BadInputError, DataError
 
 __all__ = ["FitSentences", "fit_sentences", "FIT_POLICIES"]
 
@@ -60,7 +61,7 @@ def fit_sentences(
       - ``"all"`` (default): both sides of every pair of every available split of the task (split order,
         sentences1 then sentences2 per split; duplicates kept, as the reference code);
       - ``"test"``: both sides of the task's evaluation split;
-      - ``"train"``: both sides of its train split (ValueError naming the splits present if it has none);
+      - ``"train"``: both sides of its train split (BadInputError naming the splits present if it has none);
       - ``"file"`` with ``file=PATH`` (or ``policy=PATH`` directly): a UTF-8 text file, one sentence per line;
         blank lines are left out, counted in ``.blank_lines`` and reported with a warning.
 
@@ -77,15 +78,15 @@ def fit_sentences(
     ):  # "ALL", " test" -> the policy; anything else may be a path
         policy = str(policy).strip().lower()
     if file is not None and policy != "file":
-        raise ValueError(
+        raise BadInputError(
             f"file={str(file)!r} given with policy {policy!r}: pass policy='file' to fit on a file"
         )
     if policy == "file" or (policy not in FIT_POLICIES and Path(policy).is_file()):
         if policy == "file" and file is None:
-            raise ValueError("policy 'file' needs file=PATH (a text file, one sentence per line)")
+            raise BadInputError("policy 'file' needs file=PATH (a text file, one sentence per line)")
         return _from_file(Path(file if policy == "file" else policy))
     if policy not in FIT_POLICIES:
-        raise ValueError(
+        raise BadInputError(
             f"unknown fit policy {policy!r} (and no such file): use one of all, test, train, or a path to a text "
             "file with one sentence per line"
         )
@@ -95,7 +96,7 @@ def fit_sentences(
         splits = [spec.eval_split]
     else:
         if "train" not in spec.splits:
-            raise ValueError(
+            raise BadInputError(
                 f"task {spec.name} has no train split in the data folder (splits present: {', '.join(spec.splits)}); "
                 "use policy 'all' or 'test', or a sentence file"
             )
@@ -115,7 +116,7 @@ def _from_file(path: Path) -> FitSentences:
         )
     sentences, blank = read_sentence_file(path)
     if not sentences:
-        raise ValueError(f"fit sentence file {path} has no sentences ({len(blank)} blank lines)")
+        raise DataError(f"fit sentence file {path} has no sentences ({len(blank)} blank lines)")
     result = FitSentences(sentences, "file", [path], [(path, n) for n in blank])
     if blank:
         shown = ", ".join(map(str, blank[:5])) + (", ..." if len(blank) > 5 else "")

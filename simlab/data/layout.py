@@ -13,6 +13,7 @@ from pathlib import Path
 
 from simlab.data.errors import DataNotFoundError
 from simlab.data.tasks import TaskSpec, get_task
+from simlab.errors import BadInputError
 
 __all__ = ["split_files", "sts_subset_files", "describe_layout", "require_file"]
 
@@ -21,14 +22,14 @@ _SICK_FILES = {"train": "SICK_train.txt", "trial": "SICK_trial.txt", "test": "SI
 
 def _check_split(spec: TaskSpec, split: str) -> None:
     if split not in spec.splits:
-        raise ValueError(f"task {spec.name} has no split {split!r}: its splits are {', '.join(spec.splits)}")
+        raise BadInputError(f"task {spec.name} has no split {split!r}: its splits are {', '.join(spec.splits)}")
 
 
 def sts_subset_files(task: str, root: Path) -> list[tuple[str, Path, Path]]:
     """(subset, STS.input file, STS.gs file) for each sub-dataset of STS12-16."""
     spec = get_task(task)
     if spec.layout != "senteval_sts":
-        raise ValueError(f"task {spec.name} has no STS sub-datasets")
+        raise BadInputError(f"task {spec.name} has no STS sub-datasets")
     folder = root / "SentEval-STS" / f"{spec.name}-en-test"
     return [(s, folder / f"STS.input.{s}.txt", folder / f"STS.gs.{s}.txt") for s in spec.subsets]
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simlab.errors import BadInputError
+
 __all__ = ["TaskSpec", "TASKS", "GROUPS", "ALIASES", "get_task", "resolve_tasks", "score_problem"]
 
 
@@ -165,29 +167,29 @@ def get_task(name: str) -> TaskSpec:
     """The :class:`TaskSpec` of one task name or alias (case-insensitive). ``get_task("sick").name == "SICK-R"``."""
     key = name.strip().casefold() if isinstance(name, str) else name
     if key not in _LOOKUP:
-        raise ValueError(f"unknown task {name!r}: valid are {_valid_names()}")
+        raise BadInputError(f"unknown task {name!r}: valid are {_valid_names()}")
     return TASKS[_LOOKUP[key]]
 
 
 def resolve_tasks(spec: str) -> list[str]:
     """Canonical task names for ``"zh"``, ``"en"``, ``"all"`` or a comma list of names/aliases/groups.
 
-    Case-insensitive; duplicates are removed (first occurrence wins). Unknown or empty names -> ValueError
+    Case-insensitive; duplicates are removed (first occurrence wins). Unknown or empty names -> BadInputError (a ValueError)
     listing the valid names.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"empty task list {spec!r}: give zh, en, all or a comma list of {_valid_names()}")
+        raise BadInputError(f"empty task list {spec!r}: give zh, en, all or a comma list of {_valid_names()}")
     names: list[str] = []
     for item in spec.split(","):
         key = item.strip().casefold()
         if not key:
-            raise ValueError(f"empty name in task list {spec!r} (stray comma?)")
+            raise BadInputError(f"empty name in task list {spec!r} (stray comma?)")
         if key in GROUPS:
             expanded = GROUPS[key]
         elif key in _LOOKUP:
             expanded = [_LOOKUP[key]]
         else:
-            raise ValueError(f"unknown task {item.strip()!r} in {spec!r}: valid are {_valid_names()}")
+            raise BadInputError(f"unknown task {item.strip()!r} in {spec!r}: valid are {_valid_names()}")
         names.extend(n for n in expanded if n not in names)
     return names
 

@@ -1,6 +1,7 @@
 """On-disk cache of sentence vectors, so re-scoring (new whitening, new k, a rerun) never re-encodes.
 
-Key = sha256 of (model identity = name + weights hash, max_length, prefix, pooling, hash of the texts in order).
+Key = sha256 of (model identity = name + weights hash, max_length, prefix, pooling, hash of the texts in order,
+and the engine-precision variant unless it is the exact torch/fp32 path, whose keys are unchanged).
 One ``.safetensors`` file per key holds the (N, d) float32 matrix and, in its metadata, the sha256 of the
 matrix bytes: a truncated or corrupt file fails to open or fails the checksum, is deleted and rebuilt, never
 used. Writes go to a temp file renamed into place (atomic).
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab.errors import CacheError
 from simlab.io import atomic_write
 from simlab.paths import cache_dir
 
@@ -36,12 +38,15 @@ def texts_hash(texts: list[str]) -> str:
     return h.hexdigest()
 
 
-def cache_key(identity: str, max_length: int, prefix: str, pooling: str, text_digest: str) -> str:
+def cache_key(identity: str, max_length: int, prefix: str, pooling: str, text_digest: str, variant: str = "") -> str:
+    """``variant`` = "engine-precision" ("" for torch/fp32): vectors of other engines/precisions never mix."""
     parts = [FORMAT, identity, str(int(max_length)), prefix, pooling, text_digest]
+    if variant:
+        parts.append(variant)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-class CorruptCacheError(ValueError):
+class CorruptCacheError(CacheError):
     """A cache file is truncated, unreadable or fails its checksum."""
 
 
@@ -94,7 +99,8 @@ class VectorCache:
               show_progress_bar: bool | None = None) -> dict[str, np.ndarray]:
         """Vectors for every pooling, encoding (in one pass) only the poolings not yet cached."""
         digest = texts_hash(texts)
-        keys = {p: cache_key(encoder.identity, max_length, encoder.prefix, p, digest) for p in poolings}
+        variant = getattr(encoder, "variant", "")
+        keys = {p: cache_key(encoder.identity, max_length, encoder.prefix, p, digest, variant) for p in poolings}
         out: dict[str, np.ndarray] = {}
         for p, key in keys.items():
             v = self.get(key)
@@ -109,7 +115,9 @@ class VectorCache:
             for p in missing:
                 save_vectors(self.path_for(keys[p]), fresh[p],
                              {"model": encoder.identity, "max_length": str(max_length), "prefix": encoder.prefix,
-                              "pooling": p, "texts_sha256": digest, "n": str(len(texts))})
+                              "pooling": p, "texts_sha256": digest, "n": str(len(texts)),
+                              "engine": getattr(encoder, "engine", "torch"),
+                              "precision": getattr(encoder, "precision", "fp32")})
                 out[p] = fresh[p]
         return {p: out[p] for p in poolings}
 

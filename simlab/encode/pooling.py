@@ -17,7 +17,12 @@ Masked means include [CLS]/[SEP] and exclude padding.
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+# the functions only call tensor methods: importing this module must not import torch (the grid's cached rerun
+# reads POOLINGS and never loads a model)
+if TYPE_CHECKING:
+    import torch
 
 POOLINGS = ("cls", "pooler", "pooler-tanh", "last-avg", "first-last-avg", "last2avg")
 POOLER_POOLINGS = ("pooler", "pooler-tanh")
@@ -47,7 +52,7 @@ def pool(name: str, hidden: tuple[torch.Tensor, ...], mask: torch.Tensor, pooler
         if pooler is None:
             raise ValueError("this checkpoint has no pooler weights, so the 'pooler' pooling does not exist for it")
         dense = pooler.dense(last[:, 0])
-        return dense if name == "pooler" else torch.tanh(dense)
+        return dense if name == "pooler" else dense.tanh()
     if name == "last-avg":
         return mean_of(-1)
     if name == "first-last-avg":

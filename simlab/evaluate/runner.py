@@ -51,7 +51,9 @@ def prepare_task(task: str, data_dir=None, fit_on: str = "all", skip_bad_lines: 
     """Load a task and index its unique sentences; returns (TaskVectors without vectors, unique texts)."""
     spec = get_task(task)
     splits = load_task(spec.name, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
-    fit = fit_sentences(spec.name, fit_on, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
+    fit = _fit_from_splits(spec, fit_on, splits)  # "all" / "test": the splits just read, not a second parse
+    if fit is None:
+        fit = fit_sentences(spec.name, fit_on, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
     index: dict[str, int] = {}
 
     def rows_of(sents: list[str]) -> np.ndarray:
@@ -63,6 +65,21 @@ def prepare_task(task: str, data_dir=None, fit_on: str = "all", skip_bad_lines: 
     return tv, list(index)
 
 
+def _fit_from_splits(spec, fit_on, splits):
+    """:func:`simlab.data.fit_sentences` for the policies "all" and "test" built from already loaded splits (the
+    same sentences in the same order: split order, sentences1 then sentences2); None for other policies."""
+    from simlab.data.fit import FitSentences
+
+    policy = str(fit_on).strip().lower()
+    if policy not in ("all", "test"):
+        return None
+    names = list(spec.splits) if policy == "all" else [spec.eval_split]
+    if any(n not in splits for n in names):
+        return None
+    return FitSentences([t for n in names for t in splits[n].sentences()], policy,
+                        [f for n in names for f in splits[n].files])
+
+
 def describe_fit(fit) -> str:
     sources = getattr(fit, "sources", [])
     if getattr(fit, "policy", "") == "file" and sources:
@@ -72,8 +89,10 @@ def describe_fit(fit) -> str:
 
 def embed_task(encoder, task: str, poolings: list[str], data_dir=None, fit_on: str = "all", batch_size: int = 64,
                skip_bad_lines: bool = False, max_length: int | None = None, embed: EmbedFn = default_embed,
-               show_progress_bar: bool | None = None) -> TaskVectors:
-    """Load ``task`` and encode its unique sentences once for all ``poolings``."""
+               show_progress_bar: bool | str | None = None) -> TaskVectors:
+    """Load ``task`` and encode its unique sentences once for all ``poolings``.
+
+    ``show_progress_bar`` may be a label for the bar (``"ATEC (1/12)"``), see :meth:`Encoder.encode_all`."""
     tv, texts = prepare_task(task, data_dir, fit_on, skip_bad_lines, max_length)
     t0 = time.perf_counter()
     tv.vectors = embed(encoder, texts, poolings, tv.max_length, batch_size, show_progress_bar=show_progress_bar)
@@ -104,4 +123,5 @@ def evaluate_task(encoder, task: str, poolings: list[str] | None = None, whiten:
 def model_info(encoder) -> dict:
     """The ``model`` block of a record; ``identity`` (name@weights hash) says exactly which weights were scored."""
     return {"name": encoder.name, "path": encoder.path, "has_pooler": encoder.has_pooler, "dim": encoder.dim,
-            "identity": encoder.identity}
+            "identity": encoder.identity, "engine": getattr(encoder, "engine", "torch"),
+            "precision": getattr(encoder, "precision", "fp32")}

@@ -26,10 +26,13 @@ def linear_transform(whitening, k: int | None = None):
     """A trained ``faiss.LinearTransform`` (d → k) equal to (x − μ) W_k, without the L2 normalisation."""
     import faiss
 
+    from simlab.errors import WhiteningError
+    from simlab.whitening.model import check_k
+
     d, kmax = whitening.n_features_in_, whitening.n_components_
-    k = kmax if k is None else int(k)
-    if not 1 <= k <= kmax:
-        raise ValueError(f"k={k} is not available: the whitening keeps {kmax} of {d} dimensions")
+    k = kmax if k is None else check_k(k, d)  # k > d: "k = 9999 exceeds the vector dimension d = 384"
+    if k > kmax:
+        raise WhiteningError(f"k={k} is not available: the whitening keeps {kmax} of {d} dimensions")
     W = np.asarray(whitening.kernel_[:, :k], dtype=np.float64)  # (d, k)
     A = np.ascontiguousarray(W.T, dtype=np.float32)  # (k, d), faiss's row-major d_out × d_in
     b = (-np.asarray(whitening.mean_, dtype=np.float64) @ W).astype(np.float32)  # (k,) = −μW, bias kept

@@ -71,8 +71,11 @@ def build_modules(encoder, pooling: str, whitening=None, k: int | None = None) -
     import torch
     from sentence_transformers.models import Dense, Normalize, Pooling, Transformer, WeightedLayerPooling
 
+    from simlab.errors import BadInputError, WhiteningError
+    from simlab.whitening.model import check_k
+
     if pooling not in encoder.poolings:
-        raise ValueError(f"pooling {pooling!r} is not available for {encoder.name} (available: "
+        raise BadInputError(f"pooling {pooling!r} is not available for {encoder.name} (available: "
                          f"{', '.join(encoder.poolings)})")
     d = encoder.dim
     config = encoder.model.config
@@ -93,12 +96,12 @@ def build_modules(encoder, pooling: str, whitening=None, k: int | None = None) -
                              init_bias=dense.bias.detach().clone().float()))
     if whitening is not None:
         if whitening.n_features_in_ != d:
-            raise ValueError(f"the whitening was fitted on dimension {whitening.n_features_in_}, {encoder.name} "
+            raise WhiteningError(f"the whitening was fitted on dimension {whitening.n_features_in_}, {encoder.name} "
                              f"gives {d}")
         kmax = whitening.n_components_
-        k = kmax if k is None else int(k)
-        if not 1 <= k <= kmax:
-            raise ValueError(f"k={k} is not available: the whitening keeps {kmax} of {d} dimensions")
+        k = kmax if k is None else check_k(k, d, source=encoder.name)  # k > d names d
+        if k > kmax:
+            raise WhiteningError(f"k={k} is not available: the whitening keeps {kmax} of {d} dimensions")
         mu = np.asarray(whitening.mean_, dtype=np.float64)  # (d,)
         W = np.asarray(whitening.kernel_[:, :k], dtype=np.float64)  # (d, k)
         mu_hi = mu.astype(np.float32)  # μ = μ_hi + μ_lo: float32 alone would round μ by ~1e-7·‖μ‖, too much
@@ -110,7 +113,7 @@ def build_modules(encoder, pooling: str, whitening=None, k: int | None = None) -
                              init_bias=torch.from_numpy((-mu_lo @ W).astype(np.float32))))  # − μ_lo W_k
         modules.append(Normalize())
     elif k is not None:
-        raise ValueError("k without whitening is not exported (truncate + normalise is sentence-transformers' "
+        raise BadInputError("k without whitening is not exported (truncate + normalise is sentence-transformers' "
                          "own truncate_dim option)")
     return modules
 
@@ -141,7 +144,8 @@ def export_sentence_transformer(encoder, pooling: str, whitening, out: str | os.
     white = None
     if whitening is not None:
         white = {"d": whitening.n_features_in_, "k": int(k or whitening.n_components_), "fit_on": whitening.fit_on,
-                 "source_model": whitening.source_model, "n_samples": int(whitening.n_samples_seen_)}
+                 "source_model": whitening.source_model, "n_samples": int(whitening.n_samples_seen_),
+                 "beta": whitening.beta, "gamma": whitening.gamma}  # kexue.fm/archives/9079 (1, 1 = whitening)
     atomic_write_json(out / "simlab_export.json", {
         "format": "simlab-export-st", "model": encoder.name, "identity": encoder.identity, "pooling": pooling,
         "max_length": encoder.max_length, "prefix": encoder.prefix, "whitening": white,

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 
 from simlab.data import resolve_tasks
 from simlab.encode.pooling import POOLINGS
-from simlab.evaluate.settings import WhiteningSetting, parse_whiten
+from simlab.errors import BadInputError
+from simlab.evaluate.settings import WhiteningSetting, bg_sweep, parse_whiten
 
 SEP = "|"
 
@@ -37,7 +38,7 @@ class Cell:
     model: str
     task: str
     pooling: str
-    setting: str  # WhiteningSetting.label: "none", "full" or k as text
+    setting: str  # WhiteningSetting.label: "none", "full" or k as text, + "@bβgγ" for β/γ whitening
 
     @property
     def key(self) -> str:
@@ -53,6 +54,9 @@ class GridConfig:
     whiten: str = "none,full,256"
     k_sweep: bool = False
     k_grid: tuple[int, ...] | None = None  # explicit k list for the sweep; None = :func:`k_grid` of each model's d
+    bg_sweep: tuple[float, ...] | None = None  # β, γ values crossed with every --whiten setting (kexue.fm 9079)
+    engine: str = "torch"  # resolved (never "auto"): simlab.encode.engines
+    precision: str = "fp32"
     fit_on: str = "all"
     split: str | None = None  # None = each task's eval split (test)
     max_length: int | None = None  # None = each task's own (64; PAWSX 128)
@@ -64,13 +68,31 @@ class GridConfig:
         d["models"] = [{**asdict(m), "tasks": list(m.tasks),
                         **({"identity": identities[m.name]} if identities else {})} for m in self.models]
         d["k_grid"] = list(self.k_grid) if self.k_grid else None
+        if self.bg_sweep is None:  # keeps grid.json of grids without a β/γ sweep as it was
+            d.pop("bg_sweep")
+        else:
+            d["bg_sweep"] = list(self.bg_sweep)
+        if (self.engine, self.precision) == ("torch", "fp32"):  # likewise for the exact torch/fp32 path
+            d.pop("engine")
+            d.pop("precision")
         return {"format": "simlab-grid-1", **d}
 
-    def settings_for(self, d: int) -> list[WhiteningSetting]:
-        """The whitening settings of a model of dimension ``d``: ``--whiten`` then the k-sweep (deduplicated)."""
+    def settings_for(self, d: int, model: str = "") -> list[WhiteningSetting]:
+        """The whitening settings of a model of dimension ``d``: ``--whiten`` (× the β/γ sweep of
+        kexue.fm/archives/9079 when ``bg_sweep`` is set), then the k-sweep (β = γ = 1), deduplicated.
+
+        A k > d in ``--whiten`` or ``--k-grid`` is a WhiteningError naming d (checked here, before any cell
+        runs); the default k-sweep stops at d by construction."""
+        from simlab.whitening.model import check_k
+
         out = parse_whiten(self.whiten)
+        for s in out:
+            s.k_for(d, model)  # raises for k > d
+        if self.bg_sweep:
+            out = bg_sweep(out, list(self.bg_sweep))
         if self.k_sweep:
-            ks = [k for k in (self.k_grid or k_grid(d)) if k <= d]
+            ks = [check_k(k, d, "k", model, f"--k-grid {','.join(map(str, self.k_grid))}: ") for k in self.k_grid] \
+                if self.k_grid else k_grid(d)
             out += [WhiteningSetting(str(k), k) for k in ks]
         seen: dict[str, WhiteningSetting] = {}
         for s in out:
@@ -86,11 +108,11 @@ class GridConfig:
 
 
 def parse_poolings(spec: str) -> list[str]:
-    """``"cls,first-last-avg"`` → list; unknown names are a ValueError naming them."""
+    """``"cls,first-last-avg"`` → list; unknown names are a BadInputError (a ValueError) naming them."""
     wanted = [p.strip() for p in spec.split(",") if p.strip()]
     bad = [p for p in wanted if p not in POOLINGS]
     if bad or not wanted:
-        raise ValueError(f"unknown pooling(s) {', '.join(bad) or repr(spec)}; choose from {', '.join(POOLINGS)} or 'all'")
+        raise BadInputError(f"unknown pooling(s) {', '.join(bad) or repr(spec)}; choose from {', '.join(POOLINGS)} or 'all'")
     return list(dict.fromkeys(wanted))
 
 
@@ -110,26 +132,26 @@ def parse_models(spec: str, default_tasks: str = "all") -> list[ModelSpec]:
     out: list[ModelSpec] = []
     for item in (x.strip() for x in spec.split(",")):
         if not item:
-            raise ValueError(f"empty model in --models {spec!r} (stray comma?)")
+            raise BadInputError(f"empty model in --models {spec!r} (stray comma?)")
         name = None
         if "=" in item:
             name, item = (x.strip() for x in item.split("=", 1))
             if not name or not item:
-                raise ValueError(f"bad model entry {name!r}={item!r}: use ALIAS=SOURCE")
+                raise BadInputError(f"bad model entry {name!r}={item!r}: use ALIAS=SOURCE")
         tasks = default_tasks
         if ":" in item:
             item, tasks = item.rsplit(":", 1)
             if not tasks.strip():
-                raise ValueError(f"empty task list after ':' in model entry {item!r}")
+                raise BadInputError(f"empty task list after ':' in model entry {item!r}")
             tasks = tasks.replace("+", ",")
         source = item.strip()
         if not source:
-            raise ValueError(f"empty model source in --models {spec!r}")
+            raise BadInputError(f"empty model source in --models {spec!r}")
         ms = ModelSpec(name or source, source, tuple(resolve_tasks(tasks)))
         if any(m.name == ms.name for m in out):
-            raise ValueError(f"model {ms.name!r} appears twice in --models; give one an alias (ALIAS=SOURCE)")
+            raise BadInputError(f"model {ms.name!r} appears twice in --models; give one an alias (ALIAS=SOURCE)")
         if SEP in ms.name:
-            raise ValueError(f"model name {ms.name!r} may not contain {SEP!r}")
+            raise BadInputError(f"model name {ms.name!r} may not contain {SEP!r}")
         out.append(ms)
     return out
 
@@ -150,4 +172,4 @@ class ModelPlan:
 
 def plan_model(config: GridConfig, spec: ModelSpec, dim: int, available: tuple[str, ...]) -> ModelPlan:
     poolings, missing = config.poolings_for(available)
-    return ModelPlan(spec, dim, poolings, config.settings_for(dim), missing)
+    return ModelPlan(spec, dim, poolings, config.settings_for(dim, spec.name), missing)

@@ -22,8 +22,12 @@ from simlab.grid.cells import ModelSpec
 class LazyEncoder:
     """Duck-types the parts of :class:`simlab.encode.Encoder` that the vector cache and runner use."""
 
-    def __init__(self, spec: ModelSpec, prefix: str | None = None, num_threads: int | None = None):
+    def __init__(self, spec: ModelSpec, prefix: str | None = None, num_threads: int | None = None,
+                 engine: str = "torch", precision: str = "fp32"):
+        from simlab.encode.engines import resolve
         from simlab.models.registry import resolve_model
+
+        self.engine, self.precision = resolve(engine, precision)
 
         self.spec = spec
         self.ref = resolve_model(spec.source)
@@ -44,9 +48,16 @@ class LazyEncoder:
         if self._encoder is None:
             from simlab.encode import Encoder
 
-            self._encoder = Encoder(self.path, prefix=self.prefix, num_threads=self.num_threads, name=self.name)
+            language = {"en": "en", "zh": "zh"}.get(self.ref.language or "")
+            self._encoder = Encoder(self.path, prefix=self.prefix, num_threads=self.num_threads, name=self.name,
+                                    engine=self.engine, precision=self.precision, language=language)
             self._has_pooler = self._encoder.has_pooler
         return self._encoder
+
+    @property
+    def variant(self) -> str:
+        """As :attr:`simlab.encode.Encoder.variant`: "" for torch/fp32, else "engine-precision"."""
+        return "" if (self.engine, self.precision) == ("torch", "fp32") else f"{self.engine}-{self.precision}"
 
     @property
     def identity(self) -> str:
@@ -77,7 +88,7 @@ class LazyEncoder:
     def info(self) -> dict:
         """The ``model`` block of result records (as :func:`simlab.evaluate.runner.model_info`)."""
         return {"name": self.name, "path": self.path, "has_pooler": self.has_pooler, "dim": self.dim,
-                "identity": self.identity}
+                "identity": self.identity, "engine": self.engine, "precision": self.precision}
 
     def encode_all(self, sentences, poolings=None, batch_size=64, normalize_embeddings=False,
                    show_progress_bar=None, max_length=None):

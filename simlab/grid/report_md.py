@@ -175,6 +175,9 @@ def render_markdown(records: list[dict], *, command: str | None = None, config: 
     out += ["## Summary (computed from the cells below)\n", *summary_lines(records, c_label, model_order), ""]
     out += ["## a / b / c tables\n", "▲ / ▼: b or c higher / lower than a (the blog's green / red).\n",
             *abc_section(records, c_label, model_order)]
+    from simlab.grid.bg_table import bg_section
+
+    out += bg_section(records, model_order=model_order)
     peaks = peaks_section(records, model_order)
     if peaks or images:
         out.append("## k-curves: Spearman against the kept dimension k\n")

@@ -62,7 +62,7 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
     t0 = time.perf_counter()
     root = resolve_data_dir(data_dir)
     cache = cache if cache is not None else VectorCache()
-    encoders = {m.name: LazyEncoder(m, config.prefix, threads) for m in config.models}
+    encoders = {m.name: LazyEncoder(m, config.prefix, threads, config.engine, config.precision) for m in config.models}
     plans = {m.name: plan_model(config, m, encoders[m.name].dim, encoders[m.name].poolings) for m in config.models}
     identities = {name: enc.identity for name, enc in encoders.items()}
     all_cells = [c for m in config.models for t in m.tasks for _, _, c in plans[m.name].cells(t)]
@@ -87,15 +87,17 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
         try:
             for m in config.models:
                 plan, enc = plans[m.name], encoders[m.name]
-                for current_task in m.tasks:
+                for place, current_task in enumerate(m.tasks, 1):
                     todo = [(p, s, c) for p, s, c in plan.cells(current_task) if c.key not in store.records]
                     if not todo:
                         continue
-                    bar.set_postfix_str(f"{m.name} {current_task}")
+                    label = f"{current_task} ({place}/{len(m.tasks)}, {m.name})"  # what is being encoded
+                    bar.set_postfix_str(label)
                     poolings = list(dict.fromkeys(p for p, _, _ in todo))
                     tv = embed_task(enc, current_task, poolings, data_dir=root, fit_on=config.fit_on,
                                     batch_size=batch_size, skip_bad_lines=config.skip_bad_lines,
-                                    max_length=config.max_length, embed=embed)
+                                    max_length=config.max_length, embed=embed,
+                                    show_progress_bar=label if progress else False)
                     info = enc.info()
                     for p in poolings:
                         settings = [s for pp, s, _ in todo if pp == p]

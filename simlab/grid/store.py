@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from simlab.errors import GridError
 from simlab.io import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,16 @@ RESULTS = "results.jsonl"
 CONFIG = "grid.json"
 
 
-class GridConfigError(ValueError):
+class GridConfigError(GridError):
     """The folder holds a grid with another configuration."""
 
 
-class CorruptResultsError(ValueError):
+class CorruptResultsError(GridError):
     """A results line other than the last is damaged, or a cell appears twice."""
+
+
+class GridLockedError(GridError, RuntimeError):
+    """Another run holds the folder's lock (a RuntimeError, as before, and a GridError)."""
 
 
 def _digest(record: dict) -> str:
@@ -181,7 +186,8 @@ class ResultStore:
         except BlockingIOError as exc:
             self._lock.close()
             self._lock = None
-            raise RuntimeError(f"another simlab grid run is writing {self.folder}") from exc
+            raise GridLockedError(f"another simlab grid run is writing {self.folder} (it holds "
+                                  f"{self.folder / '.lock'}); wait for it or use another --out") from exc
 
 
 def load_records(folder: str | os.PathLike) -> tuple[dict | None, list[dict]]:

@@ -109,7 +109,7 @@ def k_curves(records: list[dict], split: str | None = None) -> dict[str, dict[st
     for r in records:
         s, label = score_of(r, split), r["whitening"]["setting"]
         model = r["model"]["name"]
-        if s is None or label == "none":
+        if s is None or label == "none" or "@" in label:  # β/γ settings (9079) have their own table
             continue
         k = r["whitening"].get("k")  # the k actually kept (a setting "256" keeps min(256, d))
         if k is None:

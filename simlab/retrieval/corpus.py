@@ -24,6 +24,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simlab.errors import BadInputError, DataError, MissingFileError
+
 TEXT_FIELDS = ("text", "sentence")
 
 
@@ -80,53 +82,76 @@ def read_corpus(path: str | os.PathLike, format: str | None = None) -> Corpus:
     """Read a ``.txt`` (one sentence per line) or ``.jsonl`` (``{"id": ..., "text": ...}``) corpus file.
 
     ``format`` ("txt" | "jsonl") overrides the guess from the file suffix (``.jsonl``/``.json`` → jsonl).
+    Lines end at ``"\\n"`` only (one trailing ``"\\r"`` is dropped), as in :mod:`simlab.data.readers`; the
+    streaming reader for corpora larger than memory (:mod:`simlab.retrieval.corpus_stream`) parses lines the
+    same way, with :func:`parse_line`.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"corpus file {path} does not exist")
-    fmt = format or ("jsonl" if path.suffix.lower() in {".jsonl", ".json"} else "txt")
-    if fmt not in {"txt", "jsonl"}:
-        raise ValueError(f"corpus format must be 'txt' or 'jsonl', got {fmt!r}")
+        raise MissingFileError(f"corpus file {path} does not exist")
+    fmt = corpus_format(path, format)
     ids: list[str] = []
     texts: list[str] = []
     empty: list[int] = []
     seen: dict[str, int] = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
-            line = raw.rstrip("\r\n")
-            if fmt == "txt":
-                doc_id, text = str(lineno), line
-            elif not line.strip():
+            doc = parse_line(raw, path, lineno, fmt)
+            if doc is None:
                 empty.append(lineno)
                 continue
-            else:
-                doc_id, text = _parse_jsonl(line, path, lineno)
-            if not text.strip():
-                empty.append(lineno)
-                continue
+            doc_id, text = doc
             if doc_id in seen:
-                raise ValueError(f"{path}:{lineno}: id {doc_id!r} already used on line {seen[doc_id]}; ids must be unique")
+                raise DataError(f"{path}:{lineno}: id {doc_id!r} already used on line {seen[doc_id]}; ids must be unique")
             seen[doc_id] = lineno
             ids.append(doc_id)
             texts.append(text)
     if not texts:
-        raise ValueError(f"corpus file {path} has no non-empty documents ({len(empty)} empty lines)")
+        raise DataError(f"corpus file {path} has no non-empty documents ({len(empty)} empty lines)")
     return Corpus(ids, texts, source=str(path), format=fmt, empty_lines=empty)
+
+
+def corpus_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """``format`` if given, else the guess from the suffix (``.jsonl``/``.json`` → jsonl, anything else txt)."""
+    fmt = format or ("jsonl" if Path(path).suffix.lower() in {".jsonl", ".json"} else "txt")
+    if fmt not in {"txt", "jsonl"}:
+        raise BadInputError(f"corpus format must be 'txt' or 'jsonl', got {fmt!r}")
+    return fmt
+
+
+def parse_line(raw: bytes, path: str | os.PathLike, lineno: int, fmt: str) -> tuple[str, str] | None:
+    """One raw line (bytes, with or without its line end) → ``(id, text)``, or None for an empty document.
+
+    txt ids are the line number; jsonl ids come from the record. A bad line is a DataError ``path:line: reason``.
+    """
+    if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark
+    try:
+        line = raw.decode("utf-8").rstrip("\n").removesuffix("\r")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}:{lineno}: not valid UTF-8 (byte {exc.start})") from None
+    if fmt == "txt":
+        doc_id, text = str(lineno), line
+    elif not line.strip():
+        return None
+    else:
+        doc_id, text = _parse_jsonl(line, Path(path), lineno)
+    return None if not text.strip() else (doc_id, text)
 
 
 def _parse_jsonl(line: str, path: Path, lineno: int) -> tuple[str, str]:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
+        raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}:{lineno}: expected a JSON object with 'id' and 'text', got {type(obj).__name__}")
+        raise DataError(f"{path}:{lineno}: expected a JSON object with 'id' and 'text', got {type(obj).__name__}")
     if "id" not in obj or obj["id"] is None or isinstance(obj["id"], (dict, list, bool)):
-        raise ValueError(f"{path}:{lineno}: missing or invalid 'id' field (need a string or integer)")
+        raise DataError(f"{path}:{lineno}: missing or invalid 'id' field (need a string or integer)")
     field_name = next((f for f in TEXT_FIELDS if f in obj), None)
     if field_name is None:
-        raise ValueError(f"{path}:{lineno}: no text field (expected one of {', '.join(TEXT_FIELDS)})")
+        raise DataError(f"{path}:{lineno}: no text field (expected one of {', '.join(TEXT_FIELDS)})")
     text = obj[field_name]
     if not isinstance(text, str):
-        raise ValueError(f"{path}:{lineno}: field {field_name!r} must be a string, got {type(text).__name__}")
+        raise DataError(f"{path}:{lineno}: field {field_name!r} must be a string, got {type(text).__name__}")
     return str(obj["id"]), text

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab.errors import BadInputError, IndexError_, MissingFileError
 from simlab.evaluate.runner import model_info
 from simlab.retrieval import backends
 from simlab.retrieval.corpus import Corpus
@@ -37,7 +38,7 @@ VERSION = 1
 META_FILE, INDEX_FILE, DOCS_FILE, WHITENING_FILE = "index.json", "index.faiss", "docs.jsonl", "whitening.safetensors"
 
 
-class IndexMismatchError(ValueError):
+class IndexMismatchError(IndexError_):
     """The index was built with another model, pooling or dimension than the one it is being used with."""
 
 
@@ -75,12 +76,15 @@ class Index:
     @classmethod
     def build(cls, corpus: Corpus | list[str], encoder=None, *, vectors: np.ndarray | None = None,
               pooling: str = "first-last-avg", whitening=None, k: int | None = None, kind: str = "flat",
-              batch_size: int = 64, embed=None, **index_params) -> Index:
+              batch_size: int = 64, embed=None, beta: float | None = None, gamma: float | None = None,
+              **index_params) -> Index:
         """Embed ``corpus`` (or take its precomputed model ``vectors`` (N, d)), project, and index.
 
         ``whitening``: None (no whitening: k = d, or truncation to ``k``), a fitted
         :class:`~simlab.whitening.Whitening`, a path to a saved one, or ``"fit"`` (fit on the corpus itself).
-        ``kind``: ``flat`` (exact), ``hnsw`` or ``ivf``; ``index_params`` are that kind's knobs
+        ``beta`` / ``gamma`` (kexue.fm/archives/9079, ỹ = (x − βμ) U Λ^{-γ/2}): for ``"fit"`` the β/γ to fit
+        with (default 1, 1); for a given whitening, refit its saved moments with these β/γ (no data pass).
+        ``kind``: ``flat`` (exact), ``hnsw``, ``ivf`` or ``ivfpq``; ``index_params`` are that kind's knobs
         (see :mod:`simlab.retrieval.backends`). ``embed(encoder, texts, poolings, max_length, batch_size)``
         may be a caching embed function (``simlab.encode.cache.cached_embed``).
         """
@@ -110,11 +114,17 @@ class Index:
         if whitening is None or (isinstance(whitening, str) and whitening == "none"):
             pass
         elif isinstance(whitening, str) and whitening == "fit":
-            white = Whitening(fit_on=f"corpus:{corpus.source or 'memory'}", source_model=model["name"]).fit(X)
+            white = Whitening(fit_on=f"corpus:{corpus.source or 'memory'}", source_model=model["name"],
+                              beta=1.0 if beta is None else beta, gamma=1.0 if gamma is None else gamma).fit(X)
         elif isinstance(whitening, (str, os.PathLike)):
             white = Whitening.load(whitening)
         elif whitening is not None:
             white = whitening
+        if white is not None and (beta, gamma) != (None, None) and not (isinstance(whitening, str)
+                                                                         and whitening == "fit"):
+            white = white.with_params(white.beta if beta is None else beta, white.gamma if gamma is None else gamma)
+        elif white is None and (beta, gamma) != (None, None):
+            raise BadInputError("beta / gamma need a whitening (whitening='fit' or a saved one)")
         if white is not None:
             if white.n_features_in_ != d:
                 raise IndexMismatchError(f"the whitening was fitted on dimension {white.n_features_in_} but the "
@@ -126,7 +136,7 @@ class Index:
         Y = projection.apply(X)
         t0 = time.perf_counter()
         findex = backends.make_index(kind, Y, **index_params)
-        params = backends.index_params(kind, len(Y), **index_params)
+        params = backends.index_params(kind, len(Y), Y.shape[1], **index_params)
         meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -135,7 +145,9 @@ class Index:
             "max_length": getattr(encoder, "max_length", None),
             "prefix": getattr(encoder, "prefix", None),
             "projection": {**projection.describe(), "fit_on": fit_on,
-                           "whitening_file": WHITENING_FILE if white is not None else None},
+                           "whitening_file": WHITENING_FILE if white is not None else None,
+                           **({"beta": white.beta, "gamma": white.gamma}  # 9079's β/γ, only when not 1, 1
+                              if white is not None and (white.beta, white.gamma) != (1.0, 1.0) else {})},
             "dim": projection.k,
             "count": len(Y),
             "index": {"type": kind, "params": params, "metric": "inner_product", "normalized": True,
@@ -177,35 +189,38 @@ class Index:
 
     @classmethod
     def load(cls, folder: str | os.PathLike, encoder=None, *, model: str | None = None, pooling: str | None = None,
-             dim: int | None = None, verify: bool = True) -> Index:
+             dim: int | None = None, verify: bool = True, engine: str | None = None,
+             precision: str | None = None) -> Index:
         """Open a saved index, checking file checksums and (when given) the expected encoder / pooling / dim.
 
         ``encoder`` is compared by weights identity; ``model`` by name; a mismatch raises IndexMismatchError.
-        Without an encoder, one is loaded from the recorded model name when text queries arrive.
+        Without an encoder, one is loaded from the recorded model name when text queries arrive, with the
+        recorded engine and precision (torch/fp32 for indexes that record none) unless ``engine`` /
+        ``precision`` say otherwise.
         """
         from simlab.whitening import Whitening
 
         folder = Path(folder)
         meta_path = folder / META_FILE
         if not meta_path.is_file():
-            raise FileNotFoundError(f"{folder} is not a simlab index (no {META_FILE}; build one with "
+            raise MissingFileError(f"{folder} is not a simlab index (no {META_FILE}; build one with "
                                     f"`simlab index build`)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT:
-            raise ValueError(f"{meta_path}: not a simlab index (format={meta.get('format')!r})")
+            raise IndexError_(f"{meta_path}: not a simlab index (format={meta.get('format')!r})")
         if int(meta.get("version", 0)) > VERSION:
-            raise ValueError(f"{meta_path}: index format version {meta['version']} is newer than this simlab ({VERSION})")
+            raise IndexError_(f"{meta_path}: index format version {meta['version']} is newer than this simlab ({VERSION})")
         blobs = {name: (folder / name).read_bytes() for name in meta["files"]}
         if verify:
             for name, digest in meta["files"].items():
                 if _sha256(blobs[name]) != digest:
-                    raise ValueError(f"{folder / name}: checksum mismatch (the file changed or is damaged)")
+                    raise IndexError_(f"{folder / name}: checksum mismatch (the file changed or is damaged)")
         check_compatible(meta, encoder=encoder, model=model, pooling=pooling, dim=dim)
         kind, params = meta["index"]["type"], meta["index"]["params"]
         findex = backends.deserialize(blobs[INDEX_FILE], kind, params)
         docs = [json.loads(line) for line in blobs[DOCS_FILE].decode("utf-8").splitlines()]
         if findex.ntotal != meta["count"] or len(docs) != meta["count"] or findex.d != meta["dim"]:
-            raise ValueError(f"{folder}: index holds {findex.ntotal} vectors of dim {findex.d} and {len(docs)} "
+            raise IndexError_(f"{folder}: index holds {findex.ntotal} vectors of dim {findex.d} and {len(docs)} "
                              f"documents, but index.json says {meta['count']} of dim {meta['dim']}")
         proj = meta["projection"]
         white = None
@@ -216,6 +231,8 @@ class Index:
             projection = Projection(proj["type"], proj["d"], proj["k"])
         index = cls(findex, [d["id"] for d in docs], [d["text"] for d in docs], projection, meta, encoder)
         index._whitening = white
+        recorded = meta["model"]
+        index._engine = (engine or recorded.get("engine", "torch"), precision or recorded.get("precision", "fp32"))
         return index
 
     # -- searching -----------------------------------------------------------------------------
@@ -227,12 +244,15 @@ class Index:
 
             m = self.meta["model"]
             if m.get("identity") is None:
-                raise ValueError("this index was built from precomputed vectors; pass model vectors, not text, "
+                raise IndexError_("this index was built from precomputed vectors; pass model vectors, not text, "
                                  "or load it with an encoder")
             from simlab.models.registry import SHORT_NAMES
 
             source = m["name"] if m["name"] in SHORT_NAMES or not m.get("path") else m["path"]
-            enc = load_encoder(source, max_length=self.meta["max_length"] or 64, prefix=self.meta["prefix"] or None)
+            engine, precision = getattr(self, "_engine", None) or (self.meta["model"].get("engine", "torch"),
+                                                                   self.meta["model"].get("precision", "fp32"))
+            enc = load_encoder(source, max_length=self.meta["max_length"] or 64, prefix=self.meta["prefix"] or None,
+                               engine=engine, precision=precision)
             check_compatible(self.meta, encoder=enc)
             self._encoder = enc
         return self._encoder
@@ -270,7 +290,8 @@ class Index:
 
     def __repr__(self) -> str:
         p = self.meta["projection"]
-        return (f"Index({self.meta['model']['name']}, {self.meta['pooling']}, {p['type']} k={p['k']}/{p['d']}, "
+        bg = "" if p.get("beta", 1.0) == 1.0 and p.get("gamma", 1.0) == 1.0 else f" β{p['beta']:g}γ{p['gamma']:g}"
+        return (f"Index({self.meta['model']['name']}, {self.meta['pooling']}, {p['type']}{bg} k={p['k']}/{p['d']}, "
                 f"{self.meta['index']['type']}, {len(self)} docs)")
 
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simlab.errors import BadInputError, WhiteningError
 from simlab.whitening.kernel import l2_normalize, whiten
+from simlab.whitening.model import check_k
 
 KINDS = ("whiten", "truncate", "none")
 
@@ -40,7 +42,8 @@ class Projection:
         if self.kind not in KINDS:
             raise ValueError(f"unknown projection {self.kind!r}; choose from {', '.join(KINDS)}")
         if not 1 <= self.k <= self.d:
-            raise ValueError(f"k must be in [1, {self.d}] (the model dimension), got {self.k}")
+            why = f"k = {self.k} exceeds the vector dimension d = {self.d}" if self.k > self.d else f"got {self.k}"
+            raise BadInputError(f"k must be in [1, {self.d}]: {why}")
         if self.kind == "none" and self.k != self.d:
             raise ValueError(f"projection 'none' keeps all {self.d} dimensions; use 'truncate' for k={self.k}")
         if self.kind == "whiten":
@@ -55,8 +58,10 @@ class Projection:
         """The first ``k`` whitened dimensions of a fitted :class:`simlab.whitening.Whitening` (all if None)."""
         d, kmax = whitening.n_features_in_, whitening.n_components_
         k = kmax if k is None else int(k)
+        if k > d:
+            check_k(k, d)  # "k = 9999 exceeds the vector dimension d = 384"
         if not 1 <= k <= kmax:
-            raise ValueError(f"k={k} is not available from this whitening: it keeps {kmax} of {d} dimensions "
+            raise WhiteningError(f"k={k} is not available from this whitening: it keeps {kmax} of {d} dimensions "
                              f"(refit with n_components ≥ {k} or choose k ≤ {kmax})")
         return cls("whiten", d, k, np.asarray(whitening.mean_, dtype=np.float64),
                    np.ascontiguousarray(whitening.kernel_[:, :k], dtype=np.float64))

@@ -17,18 +17,71 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab.errors import MissingFileError, WhiteningError
 from simlab.whitening.kernel import REL_EPS, check_finite, kernel_from_covariance, whiten
 from simlab.whitening.stats import MomentStats
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: β/γ (kexue.fm/archives/9079) and the data mean; version-1 files load as β = γ = 1
+
+
+def check_k(k, d: int, name: str = "k", source: str = "", context: str = "") -> int:
+    """``k`` as an int in [1, d], else WhiteningError naming d (a k > d is never clamped silently).
+
+    ``name`` is how the user spelled k (``--k``, ``n_components``), ``source`` the model the d comes from,
+    ``context`` a prefix such as ``"--whiten 9999: "``.
+
+    >>> check_k(9999, 384)
+    Traceback (most recent call last):
+    ...
+    simlab.errors.WhiteningError: k = 9999 exceeds the vector dimension d = 384; choose k ≤ 384
+    """
+    try:
+        value = int(k)
+    except (TypeError, ValueError):
+        raise WhiteningError(f"{context}{name} must be a positive integer, got {k!r}") from None
+    if value < 1:
+        raise WhiteningError(f"{context}{name} must be ≥ 1 (or left out for all {d} dimensions), got {k}")
+    if value > d:
+        of = f" of {source}" if source else ""
+        raise WhiteningError(f"{context}{name} = {value} exceeds the vector dimension d = {d}{of}; "
+                             f"choose {name} ≤ {d}")
+    return value
+
+
+def check_beta_gamma(beta, gamma) -> tuple[float, float]:
+    """β and γ as floats in [0, 1] (the interpolation range of kexue.fm/archives/9079), else WhiteningError."""
+    from simlab.errors import WhiteningError
+
+    out = []
+    for name, v in (("beta", beta), ("gamma", gamma)):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise WhiteningError(f"{name} must be a number in [0, 1], got {v!r}") from None
+        if not 0.0 <= f <= 1.0:
+            raise WhiteningError(f"{name} must be in [0, 1] (kexue.fm/archives/9079), got {v!r}")
+        out.append(f)
+    return out[0], out[1]
 
 
 class Whitening:
-    """BERT-whitening y = (x − μ) W_k, L2-normalised (kexue.fm/archives/8069).
+    """BERT-whitening y = (x − μ) W_k, L2-normalised (kexue.fm/archives/8069), with the β/γ generalisation
+    ỹ = (x − βμ) U Λ^{-γ/2} of kexue.fm/archives/9079 (Σ taken about βμ).
+
+    β = γ = 1 (the defaults) is standard whitening; β = γ = 0 is the rotation x·U, which keeps every cosine at
+    k = d and is a nearly free dimension reduction for supervised encoders at k < d.
+
+    >>> x = np.random.default_rng(0).normal(size=(300, 6)) + 2
+    >>> rot = Whitening(beta=0, gamma=0).fit(x)
+    >>> y = rot.transform(x); xn = x / np.linalg.norm(x, axis=1, keepdims=True)
+    >>> bool(np.abs(y @ y.T - xn @ xn.T).max() < 1e-6)
+    True
 
     Parameters
     ----------
     n_components : keep the first k columns of W (the k largest-variance directions); None keeps all d.
+    beta : how much of the mean is removed, in [0, 1] (9079's β).
+    gamma : how strongly the variances are equalised, in [0, 1] (9079's γ): W = U Λ^{-γ/2}.
     normalize : L2-normalise the output rows (the study scores cosines, so it always does).
     rel_eps : directions with eigenvalue ≤ rel_eps·λ_max get zero columns in W (with a warning), so a singular
         covariance gives finite output instead of amplified rounding noise.
@@ -36,7 +89,8 @@ class Whitening:
     """
 
     def __init__(self, n_components: int | None = None, normalize: bool = True, rel_eps: float = REL_EPS,
-                 fit_on: str = "", source_model: str = ""):
+                 fit_on: str = "", source_model: str = "", beta: float = 1.0, gamma: float = 1.0):
+        self.beta, self.gamma = check_beta_gamma(beta, gamma)
         self.n_components = n_components
         self.normalize = normalize
         self.rel_eps = rel_eps
@@ -49,8 +103,8 @@ class Whitening:
     def partial_fit(self, X, y=None) -> Whitening:
         """Add a batch of vectors to the running statistics and refresh μ and W."""
         X = self._check_input(X, fitting=True)
-        if self.n_components is not None and int(self.n_components) < 1:
-            raise ValueError(f"n_components must be ≥ 1 (or None for all dimensions), got {self.n_components}")
+        if self.n_components is not None:
+            check_k(self.n_components, X.shape[1], "n_components")  # where d becomes known: never clamp k
         if self._stats is None:
             self._stats = MomentStats.empty(X.shape[1])
         self._stats.update(X)
@@ -61,6 +115,47 @@ class Whitening:
         """Fit μ and W on all rows of X (N, d); N ≥ 2."""
         self._stats = None
         return self.partial_fit(X)
+
+    @classmethod
+    def from_stats(cls, stats: MomentStats, **params) -> Whitening:
+        """A Whitening fitted from moment statistics computed elsewhere (``params`` as for the constructor).
+
+        >>> x = np.random.default_rng(0).normal(size=(50, 3))
+        >>> w = Whitening.from_stats(MomentStats.from_batch(x))
+        >>> bool(np.allclose(w.kernel_, Whitening().fit(x).kernel_))
+        True
+        """
+        if stats.n < 2:
+            raise ValueError(f"need at least 2 vectors to fit a whitening, have {stats.n}")
+        w = cls(**params)
+        if w.n_components is not None:
+            check_k(w.n_components, stats.dim, "n_components")
+        w._stats = stats
+        w._dirty = True
+        return w
+
+    def fit_stream(self, chunks, gram_dtype=np.float64) -> Whitening:
+        """Fit on an iterable of (n_c, d) chunks in one pass: memory O(d²) + one chunk, one GEMM per chunk
+        (:mod:`simlab.whitening.streaming`). ``gram_dtype=np.float32`` halves the GEMM time at a relative error
+        ≲ √n_c·1.2e-7 per covariance entry; float64 (default) equals :meth:`fit` on the concatenation.
+
+        >>> x = np.random.default_rng(0).normal(size=(1000, 8)) + 3
+        >>> w = Whitening().fit_stream(np.array_split(x, 10))
+        >>> bool(np.allclose(w.kernel_ @ w.kernel_.T, Whitening().fit(x).kernel_ @ Whitening().fit(x).kernel_.T))
+        True
+        """
+        from simlab.whitening.streaming import stream_stats
+
+        stats = stream_stats(chunks, gram_dtype)
+        if not (np.all(np.isfinite(stats.scatter)) and np.all(np.isfinite(stats.mean))):
+            from simlab.errors import WhiteningError
+
+            raise WhiteningError("the streamed vectors contain NaN or inf (the statistics are not finite)")
+        if self.n_components is not None:
+            check_k(self.n_components, stats.dim, "n_components")
+        self._stats = stats
+        self._dirty = True
+        return self
 
     def merge(self, other: Whitening) -> Whitening:
         """Fold the statistics of another (partially) fitted Whitening in; equals fitting on both sets."""
@@ -75,19 +170,48 @@ class Whitening:
     def _refresh(self) -> None:
         d = self._stats.dim
         k = None if self.n_components is None else min(int(self.n_components), d)
-        self._mean = self._stats.mean.copy()
-        self._kernel, self._eigenvalues = kernel_from_covariance(self._stats.covariance(), k, self.rel_eps)
+        self._data_mean = self._stats.mean.copy()
+        self._mean = self.beta * self._data_mean if self.beta != 1.0 else self._data_mean.copy()
+        self._kernel, self._eigenvalues = kernel_from_covariance(self._stats.covariance(self.beta), k, self.rel_eps,
+                                                                 self.gamma)
         self._dirty = False
+
+    def with_params(self, beta: float = 1.0, gamma: float = 1.0, n_components: int | None | str = "same"
+                    ) -> Whitening:
+        """A new Whitening with other β/γ (and k) from the SAME moment statistics: no pass over the data.
+
+        >>> x = np.random.default_rng(0).normal(size=(100, 4))
+        >>> w = Whitening().fit(x)
+        >>> np.allclose(w.with_params(0.5, 0.5).kernel_, Whitening(beta=0.5, gamma=0.5).fit(x).kernel_)
+        True
+        """
+        if self._stats is None:
+            raise RuntimeError("with_params needs the moment statistics: fit first (or load a file saved with them)")
+        other = Whitening(self.n_components if n_components == "same" else n_components, self.normalize,
+                          self.rel_eps, self.fit_on, self.source_model, beta, gamma)
+        s = self._stats  # merge() rebinds (never mutates) n, mean and scatter, so sharing the arrays is safe
+        other._stats = MomentStats(s.n, s.mean, s.scatter)
+        other._dirty = True
+        return other
 
     @property
     def mean_(self) -> np.ndarray:
-        """μ (d,), float64."""
+        """The centre subtracted before projecting, βμ (d,), float64: μ itself for the default β = 1.
+
+        Every consumer (index projection, faiss and sentence-transformers export) applies (x − ``mean_``) W.
+        """
         self._check_fitted()
         return self._mean
 
     @property
+    def data_mean_(self) -> np.ndarray:
+        """μ, the mean of the fitted vectors (d,), float64 (= ``mean_`` when β = 1)."""
+        self._check_fitted()
+        return self._data_mean if hasattr(self, "_data_mean") else self._mean
+
+    @property
     def kernel_(self) -> np.ndarray:
-        """W_k = U diag(1/√λ)[:, :k] (d, k), float64."""
+        """W_k = U diag(λ^{-γ/2})[:, :k] (d, k), float64 (γ = 1: U diag(1/√λ))."""
         self._check_fitted()
         return self._kernel
 
@@ -109,7 +233,7 @@ class Whitening:
 
     # -- applying -----------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
-        """(N, d) → (N, k) float32: (x − μ) W_k, L2-normalised if ``normalize``."""
+        """(N, d) → (N, k) float32: (x − βμ) W_k, L2-normalised if ``normalize``."""
         self._check_fitted()
         X = self._check_input(X, fitting=False)
         return whiten(X, self.mean_, self.kernel_, self.normalize).astype(np.float32)
@@ -135,19 +259,19 @@ class Whitening:
     def _check_input(self, X, fitting: bool) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim != 2:
-            raise ValueError(f"expected a 2-D array of vectors (N, d), got shape {X.shape}")
+            raise WhiteningError(f"expected a 2-D array of vectors (N, d), got shape {X.shape}")
         check_finite(X)
         if fitting:
             d = self._stats.dim if self._stats is not None else None
         else:
             d = self.n_features_in_
         if d is not None and X.shape[1] != d:
-            raise ValueError(f"vectors have dimension {X.shape[1]} but this whitening was fitted on dimension {d}")
+            raise WhiteningError(f"vectors have dimension {X.shape[1]} but this whitening was fitted on dimension {d}")
         return X
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        """Write μ, W, λ (float64, bit-exact) and the description to a ``.safetensors`` file, atomically."""
+        """Write βμ, μ, W, λ (float64, bit-exact), β, γ and the description to a ``.safetensors`` file, atomically."""
         from safetensors.numpy import save_file
 
         from simlab.io import atomic_write
@@ -156,8 +280,10 @@ class Whitening:
         meta = {"format": "simlab-whitening", "version": str(FORMAT_VERSION),
                 "d": str(self.n_features_in_), "k": str(self.n_components_),
                 "n_samples": str(self.n_samples_seen_), "normalize": json.dumps(self.normalize),
-                "rel_eps": repr(self.rel_eps), "fit_on": self.fit_on, "source_model": self.source_model}
-        tensors = {"mean": self.mean_, "kernel": np.ascontiguousarray(self.kernel_), "eigenvalues": self.eigenvalues_}
+                "rel_eps": repr(self.rel_eps), "fit_on": self.fit_on, "source_model": self.source_model,
+                "beta": repr(self.beta), "gamma": repr(self.gamma)}
+        tensors = {"mean": self.mean_, "data_mean": self.data_mean_, "kernel": np.ascontiguousarray(self.kernel_),
+                   "eigenvalues": self.eigenvalues_}
         if self._stats is not None:  # keep the moments so a loaded model can go on with partial_fit / merge
             tensors["scatter"] = self._stats.scatter
         return atomic_write(path, lambda p: save_file(tensors, str(p), metadata=meta))
@@ -165,21 +291,30 @@ class Whitening:
     @classmethod
     def load(cls, path: str | os.PathLike) -> Whitening:
         """Read a file written by :meth:`save`."""
-        from safetensors import safe_open
+        from safetensors import SafetensorError, safe_open
 
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != "simlab-whitening":
-                raise ValueError(f"{path}: not a simlab whitening file (metadata format={meta.get('format')!r})")
-            arrays = {name: f.get_tensor(name) for name in f.keys()}
+        if not Path(path).is_file():
+            raise MissingFileError(f"whitening file {path} does not exist (write one with `simlab whiten`)")
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                meta = f.metadata() or {}
+                if meta.get("format") != "simlab-whitening":
+                    raise WhiteningError(f"{path}: not a simlab whitening file (metadata format="
+                                         f"{meta.get('format')!r}); write one with `simlab whiten`")
+                arrays = {name: f.get_tensor(name) for name in f.keys()}
+        except SafetensorError as exc:
+            raise WhiteningError(f"{path}: not a readable .safetensors file ({exc})") from exc
         w = cls(n_components=int(meta["k"]), normalize=json.loads(meta["normalize"]), rel_eps=float(meta["rel_eps"]),
-                fit_on=meta.get("fit_on", ""), source_model=meta.get("source_model", ""))
+                fit_on=meta.get("fit_on", ""), source_model=meta.get("source_model", ""),
+                beta=float(meta.get("beta", 1.0)), gamma=float(meta.get("gamma", 1.0)))  # version 1: β = γ = 1
         w._mean, w._kernel, w._eigenvalues = arrays["mean"], arrays["kernel"], arrays["eigenvalues"]
+        w._data_mean = arrays.get("data_mean", w._mean)
         w._n_loaded = int(meta["n_samples"])
         if "scatter" in arrays:
-            w._stats = MomentStats(w._n_loaded, w._mean.copy(), arrays["scatter"])
+            w._stats = MomentStats(w._n_loaded, w._data_mean.copy(), arrays["scatter"])
         return w
 
     def __repr__(self) -> str:
         state = f", d={self.n_features_in_}, n={self.n_samples_seen_}" if self.is_fitted else ""
-        return f"Whitening(n_components={self.n_components}{state})"
+        bg = "" if (self.beta, self.gamma) == (1.0, 1.0) else f", beta={self.beta:g}, gamma={self.gamma:g}"
+        return f"Whitening(n_components={self.n_components}{bg}{state})"

@@ -62,8 +62,16 @@ class MomentStats:
             self.merge(MomentStats.from_batch(x))
         return self
 
-    def covariance(self) -> np.ndarray:
-        """Unbiased covariance (divides by N−1, as ``np.cov`` in the reference code)."""
+    def covariance(self, beta: float = 1.0) -> np.ndarray:
+        """Unbiased covariance (divides by N−1, as ``np.cov`` in the reference code).
+
+        With ``beta`` ≠ 1 the second moment about βμ (kexue.fm/archives/9079):
+        Σ (x − βμ)ᵀ(x − βμ) = C + N(1 − β)² μᵀμ, divided by the same N − 1 (a common scale that no
+        whitened cosine sees), so β = 1 is exactly the covariance and β = 0 the uncentred second moment.
+        """
         if self.n < 2:
             raise ValueError(f"need at least 2 vectors to estimate a covariance, have {self.n}")
-        return self.scatter / (self.n - 1)
+        if beta == 1.0:
+            return self.scatter / (self.n - 1)
+        shift = (1.0 - float(beta)) * self.mean
+        return (self.scatter + self.n * np.outer(shift, shift)) / (self.n - 1)

@@ -60,11 +60,13 @@ def test_eval_rerun_uses_vector_cache(tiny_model, tmp_path, monkeypatch):
     assert [r["main_score"] for r in first] == [r["main_score"] for r in again]
 
 
-def test_missing_data_dir_is_a_clear_error(tmp_path):
+def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):
     from simlab.paths import DataNotFoundError
 
+    assert main(["eval", "--model", "x", "--tasks", "ATEC", "--data-dir", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
     with pytest.raises(DataNotFoundError, match="does not exist"):
-        main(["eval", "--model", "x", "--tasks", "ATEC", "--data-dir", str(tmp_path / "nope")])
+        main(["--debug", "eval", "--model", "x", "--tasks", "ATEC", "--data-dir", str(tmp_path / "nope")])
 
 
 def test_pooler_poolings_are_skipped_out_loud_for_a_pooler_less_model(tmp_path, capsys, monkeypatch):
@@ -77,10 +79,13 @@ def test_pooler_poolings_are_skipped_out_loud_for_a_pooler_less_model(tmp_path, 
     assert "skipping pooler" in capsys.readouterr().err
     recs = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
     assert [r["pooling"] for r in recs] == ["cls"]
-    with pytest.raises(SystemExit, match="none of the poolings"):
-        main(["eval", "--model", str(model), "--tasks", "STS13", "--pooling", "pooler", "--out", str(tmp_path)])
+    assert main(["eval", "--model", str(model), "--tasks", "STS13", "--pooling", "pooler", "--whiten", "none",
+                 "--out", str(tmp_path)]) == 2
+    assert "none of the poolings" in capsys.readouterr().err
 
 
-def test_unknown_task_is_a_clear_error():
+def test_unknown_task_is_a_clear_error(capsys):
+    assert main(["eval", "--tasks", "ATECX"]) == 2
+    assert "unknown task 'ATECX'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="ATECX"):
-        main(["eval", "--tasks", "ATECX"])
+        main(["eval", "--tasks", "ATECX", "--debug"])

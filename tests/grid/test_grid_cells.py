@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simlab.data import resolve_tasks
+from simlab.errors import WhiteningError
 from simlab.grid.cells import Cell, GridConfig, k_grid, parse_models, parse_poolings, plan_model
 
 
@@ -41,8 +42,12 @@ def test_settings_deduplicate_whiten_and_sweep():
     assert labels[:3] == ["none", "full", "256"] and labels.count("256") == 1
     assert set(labels[3:]) == {str(k) for k in k_grid(384)} - {"256"}
     assert [s.label for s in GridConfig([], whiten="none,64").settings_for(384)] == ["none", "64"]
-    explicit = GridConfig([], whiten="none", k_sweep=True, k_grid=(8, 100, 500))
-    assert [s.k for s in explicit.settings_for(384)] == [None, 8, 100]  # k > d dropped
+    explicit = GridConfig([], whiten="none", k_sweep=True, k_grid=(8, 100, 384))
+    assert [s.k for s in explicit.settings_for(384)] == [None, 8, 100, 384]
+    with pytest.raises(WhiteningError, match="k = 500 exceeds the vector dimension d = 384 of minilm"):
+        GridConfig([], whiten="none", k_sweep=True, k_grid=(8, 100, 500)).settings_for(384, "minilm")
+    with pytest.raises(WhiteningError, match="'9999': k = 9999 exceeds the vector dimension d = 384"):
+        GridConfig([], whiten="none,9999").settings_for(384)  # never a silently clamped column labelled 9999
 
 
 def test_poolings_and_cells():
@@ -52,7 +57,7 @@ def test_poolings_and_cells():
     keys = [c.key for _, _, c in plan.cells("STS13")]
     assert keys == ["m|STS13|cls|none", "m|STS13|cls|full"]
     assert Cell("m", "STS13", "cls", "none").key == keys[0]  # stable, derived from the four parts only
-    all_cfg = GridConfig(cfg.models, poolings="all")
+    all_cfg = GridConfig(cfg.models, poolings="all", whiten="none,full")  # the default's 256 > d = 32
     assert plan_model(all_cfg, cfg.models[0], 32, ("cls", "last-avg")).poolings == ["cls", "last-avg"]
     with pytest.raises(ValueError, match="bogus"):
         parse_poolings("cls,bogus")

@@ -22,7 +22,7 @@ def grid_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "out"
     cache = tmp_path_factory.getbasetemp() / "h_grid_shared" / "cli-cache"
     args = ["grid", "--models", f"bert-base-chinese={model}:STS-B", "--poolings", "cls,first-last-avg",
-            "--whiten", "none,full,256", "--compare", "published", "--out", str(out), "--threads", "1",
+            "--whiten", "none,full,16", "--compare", "published", "--out", str(out), "--threads", "1",
             "--no-progress"]
     mp = pytest.MonkeyPatch()
     mp.setenv("SIMLAB_CACHE", str(cache))
@@ -40,7 +40,7 @@ def test_alias_model_is_compared_with_published(grid_run):
     assert "#### bert-base-chinese vs published BERT" in md
     pub = {e.pooling: e.scores["STS-B"] for e in load_published() if e.model == "BERT"}
     ours = {(r["pooling"], r["whitening"]["setting"]): 100 * r["main_score"] for r in records}
-    d = [ours[("first-last-avg", s)] - p for s, p in zip(("none", "full", "256"), pub["first-last-avg"])]
+    d = [ours[("first-last-avg", s)] - p for s, p in zip(("none", "full", "16"), pub["first-last-avg"])]
     assert f"| first-last-avg: Δ | {d[0]:+.2f} / {d[1]:+.2f} / {d[2]:+.2f} |" in md
     dc = ours[("cls", "none")] - pub["cls"][0]
     assert f"| cls: Δ | {dc:+.2f} / " in md and md.count("cls: published | 34.65 / 61.19 ▲ / -") == 1
@@ -62,9 +62,9 @@ def test_rerun_scores_nothing_and_report_only(grid_run, capsys, tmp_path):
 
 def test_other_config_into_same_out_is_refused(grid_run):
     args, out, _ = grid_run
-    bad = [a if a != "none,full,256" else "none,full" for a in args]
+    bad = [a if a != "none,full,16" else "none,full" for a in args]
     with pytest.raises(GridConfigError, match="whiten"):
-        main(bad)
+        main(["--debug", *bad])  # --debug re-raises the error instead of printing one line
 
 
 @pytest.mark.parametrize("extra, match", [(["--k-grid", "8,16"], "needs --k-sweep"),
@@ -72,14 +72,19 @@ def test_other_config_into_same_out_is_refused(grid_run):
                                           (["--poolings", "cls,mean"], "unknown pooling"),
                                           (["--whiten", "none,half"], "bad whitening setting"),
                                           (["--compare", "nope.json"], "--compare takes")])
-def test_argument_errors(extra, match, tmp_path):
-    with pytest.raises(ValueError, match=match):
-        main(["grid", "--models", "minilm:STS13", "--out", str(tmp_path), *extra])
+def test_argument_errors(extra, match, tmp_path, capsys):
+    assert main(["grid", "--models", "minilm:STS13", "--out", str(tmp_path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("simlab: error: ") and match in err and "Traceback" not in err
+    with pytest.raises(ValueError, match=match):  # the error itself is a ValueError (BadInputError)
+        main(["grid", "--models", "minilm:STS13", "--out", str(tmp_path), "--debug", *extra])
 
 
-def test_report_only_without_grid_is_an_error(tmp_path):
+def test_report_only_without_grid_is_an_error(tmp_path, capsys):
+    assert main(["grid", "--out", str(tmp_path / "none"), "--report-only"]) == 2
+    assert "no grid" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no grid"):
-        main(["grid", "--out", str(tmp_path / "none"), "--report-only"])
+        main(["grid", "--out", str(tmp_path / "none"), "--report-only", "--debug"])
 
 
 def test_help_lists_the_grid_options(capsys):

@@ -105,7 +105,7 @@ def test_same_records_as_score_task_on_real_pairs(task):
     base = rng.normal(size=(len(texts), 24)) @ rng.normal(size=(24, 24))
     base[:, :4] += 3 * rng.normal(size=(len(texts), 1))  # shared component, so raw cosines are not centred
     tv.vectors = {"cls": base.astype(np.float32)}
-    settings = parse_whiten("none,full,8,20,64")
+    settings = parse_whiten("none,full,8,20,23")  # d = 24: a k > d would be an error, not a clamped "full"
     model = {"name": "random", "dim": 24}
     ours, ref = score_pooling(tv, "cls", settings, model), reference_score_task(tv, "cls", settings, model)
     assert len(ours) == len(ref) == 5

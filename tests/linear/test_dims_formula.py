@@ -105,9 +105,9 @@ def test_cli_json(capsys):
     assert data["table"][0]["h_n"] == pytest.approx(-15.4734, abs=5e-5)
 
 
-def test_cli_errors():
-    with pytest.raises(SystemExit):
-        main(["dims"])
+def test_cli_errors(capsys):
+    assert main(["dims"]) == 2
+    assert "simlab: error: give at least one N" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["dims", "1"])
     with pytest.raises(SystemExit):

@@ -1,0 +1,94 @@
+"""``build_trainer``: any ``transformers.Trainer`` (sub)class plus simlab's callbacks and atomic checkpoints;
+``run``: train, resuming from the last complete checkpoint when asked.
+
+The loop, gradient accumulation, bf16 autocast, resume (optimizer, scheduler, RNG, data position) and
+multi-GPU through ``torchrun`` / ``accelerate`` are all transformers'. simlab adds only what it lacks.
+
+>>> trainer = build_trainer(model, training_args(out, max_steps=100), train_ds, eval_ds,
+...                         data_collator=collate)                     # doctest: +SKIP
+>>> metrics = run(trainer, resume=True)                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+
+from simlab.errors import TrainingError
+from simlab.train.callbacks import MetricsJsonlCallback, ProgressCallback, TimeBudgetCallback
+from simlab.train.checkpoint import last_complete_checkpoint, mark_complete, set_aside_incomplete
+from simlab.train.plots import plot_metrics
+
+
+@functools.cache
+def with_atomic_checkpoints(trainer_cls):
+    """A subclass of ``trainer_cls`` whose checkpoints get a completion marker once fully written."""
+
+    class _Atomic(trainer_cls):
+        def _save_checkpoint(self, model, trial):
+            super()._save_checkpoint(model, trial)
+            if self.args.should_save:
+                folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
+                mark_complete(folder, self.state.global_step)
+
+    _Atomic.__name__ = _Atomic.__qualname__ = f"Simlab{trainer_cls.__name__}"
+    return _Atomic
+
+
+def build_trainer(model, args, train_dataset, eval_dataset=None, data_collator=None, compute_metrics=None,
+                  trainer_cls=None, tokens_per_step: int | None = None, minutes: float | None = None,
+                  progress_stream=None, **kw):
+    """A ``trainer_cls`` (default ``transformers.Trainer``) with progress, metrics.jsonl, a time budget and
+    atomic checkpoints. Extra keywords go to the trainer (``preprocess_logits_for_metrics``, ``loss``, ...)."""
+    from transformers import Trainer
+
+    cls = with_atomic_checkpoints(trainer_cls or Trainer)
+    callbacks = [ProgressCallback(progress_stream, tokens_per_step), MetricsJsonlCallback()]
+    if minutes:
+        callbacks.append(TimeBudgetCallback(minutes))
+    callbacks += list(kw.pop("callbacks", []) or [])
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Writing model shards" bars at every save
+    trainer = cls(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                  data_collator=data_collator, compute_metrics=compute_metrics, callbacks=callbacks, **kw)
+    trainer.remove_callback(PrinterCallback)  # the raw log dicts; ProgressCallback prints a readable line
+    return trainer
+
+
+def resume_point(out_dir, resume: bool) -> Path | None:
+    """The checkpoint to resume from (None = start fresh); refuses to silently restart over an old run."""
+    out_dir = Path(out_dir)
+    set_aside_incomplete(out_dir) if resume else None
+    last = last_complete_checkpoint(out_dir)
+    if resume:
+        if last is None:
+            print(f"simlab: no complete checkpoint in {out_dir}; starting from step 0", file=sys.stderr)
+        return last
+    if last is not None:
+        raise TrainingError(f"{out_dir} already holds checkpoints (newest {last.name}); pass --resume to "
+                            "continue that run, or choose another --out")
+    return None
+
+
+def run(trainer, resume: bool = False, evaluate: bool = True) -> dict:
+    """Train (resuming when asked), then evaluate once more; returns train + final eval metrics.
+
+    Also writes ``curves.png`` beside ``metrics.jsonl``.
+    """
+    out_dir = Path(trainer.args.output_dir)
+    ckpt = resume_point(out_dir, resume)
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    metrics = dict(result.metrics)
+    metrics["wall_seconds_this_process"] = round(time.perf_counter() - t0, 1)
+    metrics["resumed_from_step"] = int(ckpt.name.split("-")[1]) if ckpt else 0
+    metrics["global_step"] = trainer.state.global_step
+    metrics["tokens_seen"] = trainer.state.num_input_tokens_seen
+    if evaluate and trainer.eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    plot_metrics(out_dir / "metrics.jsonl", out_dir / "curves.png")
+    return metrics

@@ -1,0 +1,128 @@
+"""Submission files: golden files for every format (names, fields, string vs int types), the checks, the zip."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from simlab.clue.common import require_files
+from simlab.clue.runner import task_hooks
+from simlab.clue.submit import check_submission, make_zip, submission_tasks
+from simlab.clue.tasks import get_task
+from simlab.errors import BadInputError, DataError
+
+GOLDEN = Path(__file__).parent / "golden"
+
+# (task, test split, predictions in the task's own output form, submission file)
+CASES = [
+    ("afqmc", "test", [1, 0, 1], "afqmc_predict.json"),
+    ("tnews", "test", [0, 5, 14], "tnews11_predict.json"),
+    ("cmnli", "test", [2, 0], "cmnli_predict.json"),
+    ("cluewsc2020", "test1.0", [1, 0], "cluewsc10_predict.json"),
+    ("csl", "test", [1, 0, 0], "csl_predict.json"),
+    ("c3", "test1.0", [2, 0], "c310_predict.json"),
+    ("chid", "test1.0", [3, 0], "chid10_predict.json"),
+    ("cmrc2018", "test", [{"text": "红猫"}], "cmrc2018_predict.json"),
+    ("cluener", "test", [{(6, 0, 1), (0, 3, 3)}, set()], "cluener_predict.json"),
+    ("fewclue-eprstmt", "test", [1, 0, 1], "eprstmt_predict.json"),
+    ("fewclue-tnews", "test", [2, 0, 0], "tnewsf_predict.json"),
+]
+
+
+@pytest.mark.parametrize("task_name,split,preds,name", CASES, ids=[c[3] for c in CASES])
+def test_writer_matches_golden_file(task_name, split, preds, name, clue_data, tmp_path):
+    task = get_task(task_name)
+    test = next(t for t in task.tests if t.name == split)
+    assert test.submission == name  # the file name the leaderboard expects
+    examples = task.read(require_files(clue_data, task, split), split).examples
+    write = task_hooks(task)[3]
+    write(tmp_path / name, examples, preds, task)
+    assert (tmp_path / name).read_bytes() == (GOLDEN / name).read_bytes()
+    assert check_submission(tmp_path / name) == len(examples)
+
+
+def test_every_golden_file_passes_the_checks():
+    for path in GOLDEN.iterdir():
+        assert check_submission(path) > 0
+
+
+def test_all_clue_submission_names():
+    names = set(submission_tasks())
+    assert {"afqmc_predict.json", "tnews10_predict.json", "tnews11_predict.json", "iflytek_predict.json",
+            "cmnli_predict.json", "ocnli_50k_predict.json", "cluewsc10_predict.json", "cluewsc11_predict.json",
+            "csl_predict.json", "cmrc2018_predict.json", "c310_predict.json", "c311_predict.json",
+            "chid10_predict.json", "chid11_predict.json", "cluener_predict.json", "tnewsf_predict.json",
+            "iflytekf_predict.json", "ocnlif_predict.json", "cslf_predict.json", "cluewscf_predict.json",
+            "bustm_predict.json", "eprstmt_predict.json"} == names
+
+
+@pytest.mark.parametrize("name,content,error", [
+    ("afqmc_predict.json", '{"id": 0, "label": "1"}\n', "id must be a string"),
+    ("afqmc_predict.json", '{"id": "0", "label": 1}\n', "label 1"),
+    ("tnews11_predict.json", '{"id": "0", "label": "105"}\n', "label '105'"),
+    ("cmnli_predict.json", '{"id": "0", "label": "-", "x": 1}\n', "exactly the fields"),
+    ("c311_predict.json", '{"id": "0", "label": "4"}\n', "label '4'"),
+    ("chid11_predict.json", '{"#idiom000001#": "3"}', "#idiomNNNNNN#"),
+    ("chid11_predict.json", '{"idiom000001": 3}', "#idiomNNNNNN#"),
+    ("cmrc2018_predict.json", '["a"]', "one JSON object"),
+    ("cluener_predict.json", '{"id": 0, "text": "大狗", "label": {"name": {"大狗": [[0, 2]]}}}\n', "end inclusive"),
+    ("afqmc_predict.json", '{"id": "0", "label": "1"\n', "not valid JSON"),
+])
+def test_checks_reject_wrong_formats(name, content, error, tmp_path):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=error):
+        check_submission(path)
+
+
+def _fake_run(folder: Path, files: dict, complete=True) -> Path:
+    folder.mkdir(parents=True)
+    subs = []
+    for name in files:
+        (folder / name).write_bytes((GOLDEN / files[name]).read_bytes())
+        subs.append({"file": name, "rows": 3, "complete": complete})
+    (folder / "metrics.json").write_text(json.dumps({"submissions": subs}), encoding="utf-8")
+    return folder
+
+
+def test_zip_collects_checked_files_at_the_root(tmp_path):
+    a = _fake_run(tmp_path / "a", {"afqmc_predict.json": "afqmc_predict.json"})
+    b = _fake_run(tmp_path / "b", {"chid10_predict.json": "chid10_predict.json",
+                                  "cmrc2018_predict.json": "cmrc2018_predict.json"})
+    out = tmp_path / "clue_submit.zip"
+    assert make_zip([a, b], out) == ["afqmc_predict.json", "chid10_predict.json", "cmrc2018_predict.json"]
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == ["afqmc_predict.json", "chid10_predict.json", "cmrc2018_predict.json"]
+        assert zf.read("chid10_predict.json") == (GOLDEN / "chid10_predict.json").read_bytes()
+
+
+def test_zip_refuses_partial_and_duplicate_runs(tmp_path):
+    a = _fake_run(tmp_path / "a", {"afqmc_predict.json": "afqmc_predict.json"})
+    part = _fake_run(tmp_path / "p", {"csl_predict.json": "csl_predict.json"}, complete=False)
+    dup = _fake_run(tmp_path / "d", {"afqmc_predict.json": "afqmc_predict.json"})
+    with pytest.raises(BadInputError, match="--limit"):
+        make_zip([part], tmp_path / "x.zip")
+    assert make_zip([part], tmp_path / "x.zip", allow_partial=True) == ["csl_predict.json"]
+    with pytest.raises(BadInputError, match="two runs"):
+        make_zip([a, dup], tmp_path / "y.zip")
+    bad = _fake_run(tmp_path / "bad", {"afqmc_predict.json": "tnews11_predict.json"})  # wrong labels
+    with pytest.raises(DataError):
+        make_zip([bad], tmp_path / "z.zip")
+    assert not (tmp_path / "z.zip").exists()
+
+
+def test_results_table_lists_runs_and_marks_anchor_splits(tmp_path):
+    from simlab.clue.report import results_table
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({
+        "task": "afqmc", "model": "e5-small", "metric": "accuracy", "dev": {"accuracy": 0.7012, "n": 4316},
+        "test": {}, "epochs": 1, "max_length": 128, "batch_size": 32, "grad_accum": 1, "limit": None,
+        "train_limit": 3000, "counts": {"train": 3000, "train_available": 34334, "dev": 4316}, "best_epoch": 1,
+        "wall_seconds": 600}), encoding="utf-8")
+    md = results_table([run])
+    assert "| afqmc | e5-small | 1 ep, len 128, bs 32x1, train 3000 of 34334 | 3000 / 4316 | accuracy | 70.12 |" in md
+    assert "| ALBERT-tiny, 4M params (CLUE baseline) | **test** | 69.92 |" in md
+    assert md.count("**dev**") == 4 and md.count("**test**") == 4
