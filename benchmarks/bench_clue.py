@@ -7,7 +7,8 @@ script on the same model, the same AFQMC training pairs, max length and batch si
 Prints training examples/s of each and the ratio simlab / plain (target >= 1.0). simlab's number is
 ``n / (train_runtime - dev scoring time)``: its ``train_runtime`` includes the per-epoch dev evaluation (8739's
 best-dev selection), which the plain script does not do. Optimizers differ as each recipe prescribes (AdaFactor for
-simlab, ``Trainer``'s default AdamW for the plain script); both run one epoch over the same ``n`` pairs, fp32 on CPU.
+simlab, ``Trainer``'s default AdamW for the plain script); both run one epoch over the same ``n`` pairs, fp32.
+The engines alternate ``--repeat`` times and each keeps its fastest run, which damps a shared machine's load swings.
 """
 
 from __future__ import annotations
@@ -21,8 +22,13 @@ import time
 
 def plain_trainer(model_path: str, pairs, labels, max_length: int, batch_size: int, out: str) -> dict:
     """The script a transformers user writes: tokenizer, AutoModelForSequenceClassification, Trainer."""
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -45,6 +51,8 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="alternate the two engines this many times and keep each one's best (a shared machine)")
     args = ap.parse_args()
 
     import torch
@@ -61,28 +69,34 @@ def main() -> None:
     pairs, labels = [(e.text_a, e.text_b) for e in train], [e.label for e in train]
     path = resolve_model(args.model).path_or_id
 
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        plain = plain_trainer(path, pairs, labels, args.max_length, args.batch_size, os.path.join(tmp, "plain"))
-        plain_wall = time.perf_counter() - t0
-        plain_rate = args.n / plain["train_runtime"]
+    plain_best = simlab_best = None
+    for r in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            plain = plain_trainer(path, pairs, labels, args.max_length, args.batch_size, os.path.join(tmp, "plain"))
+            plain_wall = time.perf_counter() - t0
+            if plain_best is None or plain["train_runtime"] < plain_best[0]:
+                plain_best = (plain["train_runtime"], plain_wall)
 
-        t0 = time.perf_counter()
-        s = run_task("afqmc", args.model, out=os.path.join(tmp, "simlab"), epochs=1, limit=args.n,
-                     max_length=args.max_length, batch_size=args.batch_size, precision="fp32", save_steps=10**6,
-                     stream=open(os.devnull, "w"))
-        simlab_wall = time.perf_counter() - t0
-        train_time = s["train_metrics"]["train_runtime"] - s["dev_eval_seconds"]
-        simlab_rate = args.n / train_time
+            t0 = time.perf_counter()
+            s = run_task("afqmc", args.model, out=os.path.join(tmp, "simlab"), epochs=1, limit=args.n,
+                         max_length=args.max_length, batch_size=args.batch_size, precision="fp32",
+                         save_steps=10**6, seed=r, stream=open(os.devnull, "w"))
+            simlab_wall = time.perf_counter() - t0
+            train_time = s["train_metrics"]["train_runtime"] - s["dev_eval_seconds"]
+            if simlab_best is None or train_time < simlab_best[0]:
+                simlab_best = (train_time, simlab_wall, s["dev_eval_seconds"])
+    plain_rate, simlab_rate = args.n / plain_best[0], args.n / simlab_best[0]
 
     print(f"AFQMC training, {args.n} pairs, 1 epoch, max_length {args.max_length}, batch {args.batch_size}, "
-          f"{args.model}, {args.threads} threads", file=sys.stderr)
+          f"{args.model}, {args.threads} threads, best of {args.repeat} alternating runs", file=sys.stderr)
     print(f"{'engine':<44} {'train s':>8} {'examples/s':>11} {'wall s':>8}")
-    print(f"{'plain Trainer + AutoModelForSeqCls (AdamW)':<44} {plain['train_runtime']:>8.1f} {plain_rate:>11.2f} "
-          f"{plain_wall:>8.1f}")
-    print(f"{'simlab clue run afqmc (AdaFactor)':<44} {train_time:>8.1f} {simlab_rate:>11.2f} {simlab_wall:>8.1f}")
+    print(f"{'plain Trainer + AutoModelForSeqCls (AdamW)':<44} {plain_best[0]:>8.1f} {plain_rate:>11.2f} "
+          f"{plain_best[1]:>8.1f}")
+    print(f"{'simlab clue run afqmc (AdaFactor)':<44} {simlab_best[0]:>8.1f} {simlab_rate:>11.2f} "
+          f"{simlab_best[1]:>8.1f}")
     print(f"ratio simlab / plain: {simlab_rate / plain_rate:.2f} (target >= 1.0); simlab's wall time adds dev "
-          f"scoring ({s['dev_eval_seconds']:.1f} s) and test prediction")
+          f"scoring ({simlab_best[2]:.1f} s) and test prediction")
 
 
 if __name__ == "__main__":

@@ -35,10 +35,6 @@ import torch
 __all__ = ["AdaFactor"]
 
 
-def _rms(x: torch.Tensor) -> torch.Tensor:
-    return x.pow(2).mean().sqrt()
-
-
 class AdaFactor(torch.optim.Optimizer):
     """bert4keras AdaFactor (unfactored), a ``torch.optim.Optimizer`` usable with ``Trainer``.
 
@@ -80,29 +76,43 @@ class AdaFactor(torch.optim.Optimizer):
                     continue
                 if p.grad.is_sparse:
                     raise RuntimeError("AdaFactor does not support sparse gradients")
-                g = p.grad.float()
-                state = self.state[p]
-                if not state:
-                    state["step"] = torch.zeros((), dtype=torch.float32)
-                    state["v"] = torch.zeros_like(g)
-                    if beta1 > 0:
-                        state["m"] = torch.zeros_like(g)
-                state["step"] += 1
-                t = float(state["step"])
-                beta2 = group["beta2"] if group["beta2"] is not None else 1.0 - t ** (-group["decay_rate"])
-                v = state["v"]
-                v.mul_(beta2).add_(g.square().add_(eps1), alpha=1.0 - beta2)
-                u = g / (v + eps1).sqrt()
-                if group["clip_threshold"] is not None:
-                    u.div_(torch.clamp(_rms(u) / group["clip_threshold"], min=1.0))
-                if beta1 > 0:
-                    m = state["m"]
-                    m.mul_(beta1).add_(u, alpha=1.0 - beta1)
-                    u = m.clone()
-                p32 = p.float()
-                if group["multiply_by_parameter_scale"]:
-                    u.mul_(torch.clamp(_rms(p32), min=group["eps2"]))
-                if group["weight_decay"]:
-                    u.add_(p32, alpha=group["weight_decay"])
-                p.copy_((p32 - lr * u).to(p.dtype))
+                self._update(p, group, lr, beta1, eps1)
         return loss
+
+    def _update(self, p, group, lr, beta1, eps1) -> None:
+        """One parameter's update, in place, with few passes over memory (the embedding matrix of a multilingual
+        model has ~10^8 entries): v, one buffer for u, m, and p itself."""
+        g = p.grad.float()
+        state = self.state[p]
+        if not state:
+            state["step"] = torch.zeros((), dtype=torch.float32)
+            state["v"] = torch.zeros_like(g, memory_format=torch.preserve_format)
+            if beta1 > 0:
+                state["m"] = torch.zeros_like(g, memory_format=torch.preserve_format)
+        state["step"] += 1
+        t = float(state["step"])
+        beta2 = group["beta2"] if group["beta2"] is not None else 1.0 - t ** (-group["decay_rate"])
+        v = state["v"]
+        v.mul_(beta2).addcmul_(g, g, value=1.0 - beta2).add_((1.0 - beta2) * eps1)  # β2 v + (1-β2)(g² + ε1)
+        u = v.add(eps1).sqrt_()
+        torch.div(g, u, out=u)  # u = g / sqrt(v + ε1)
+        n = u.numel() ** 0.5
+        # update clipping u / max(1, RMS(u)/d) and the (1 - β1) of the moving average, as one factor
+        factor = torch.ones((), device=u.device)
+        if group["clip_threshold"] is not None:
+            factor = torch.clamp(torch.linalg.vector_norm(u) / (n * group["clip_threshold"]), min=1.0).reciprocal()
+        if beta1 > 0:
+            m = state["m"]
+            u.mul_(factor * (1.0 - beta1))
+            u = m.mul_(beta1).add_(u)  # m_t, also the update direction
+        else:
+            u.mul_(factor)
+        p32 = p if p.dtype == torch.float32 else p.float()
+        scale = torch.ones((), device=u.device)
+        if group["multiply_by_parameter_scale"]:
+            scale = torch.clamp(torch.linalg.vector_norm(p32) / n, min=group["eps2"])
+        if group["weight_decay"]:
+            p32.mul_(1.0 - lr * group["weight_decay"])
+        p32.addcmul_(u, scale, value=-lr)  # p − lr · u · max(RMS(p), ε2)
+        if p32 is not p:
+            p.copy_(p32)

@@ -13,7 +13,7 @@ EPS32 = np.finfo(np.float32).eps
 
 
 def reference_adafactor(params, grads_per_step, lr=5e-4, beta1=0.9, eps1=1e-30, eps2=1e-3, clip=1.0, decay=0.8,
-                        beta2=None):
+                        beta2=None, wd=0.0):
     """bert4keras AdaFactorV1.get_updates, unfactored branch, in float64 numpy. Returns the parameter history
     and how many (step, param) updates were clipped."""
     p = [np.array(x, dtype=np.float64) for x in params]
@@ -31,7 +31,7 @@ def reference_adafactor(params, grads_per_step, lr=5e-4, beta1=0.9, eps1=1e-30, 
             u = u / max(1.0, rms_u / clip)
             m[i] = beta1 * m[i] + (1 - beta1) * u
             u = m[i] * max(np.sqrt(np.mean(p[i] ** 2)), eps2)
-            p[i] = p[i] - lr * u
+            p[i] = p[i] - lr * u - lr * wd * p[i]  # bert4keras extend_with_weight_decay
         history.append([x.copy() for x in p])
     return history, clipped
 
@@ -47,13 +47,13 @@ def _problem(seed=0, steps=6):
     return params, grads
 
 
-@pytest.mark.parametrize("beta2", [None, 0.999])
-def test_adafactor_matches_numpy_step_by_step(beta2):
+@pytest.mark.parametrize("beta2,beta1,wd", [(None, 0.9, 0.0), (0.999, 0.9, 0.0), (None, 0.0, 0.0), (None, 0.9, 0.01)])
+def test_adafactor_matches_numpy_step_by_step(beta2, beta1, wd):
     params, grads = _problem()
-    ref, clipped = reference_adafactor(params, grads, beta2=beta2)
+    ref, clipped = reference_adafactor(params, grads, beta2=beta2, beta1=beta1, wd=wd)
     assert clipped > 0  # the clipping branch was exercised
     ts = [torch.nn.Parameter(torch.tensor(p)) for p in params]
-    opt = AdaFactor(ts, lr=5e-4, beta1=0.9, beta2=beta2)
+    opt = AdaFactor(ts, lr=5e-4, beta1=beta1, beta2=beta2, weight_decay=wd)
     for t, step_grads in enumerate(grads):
         for p, g in zip(ts, step_grads):
             p.grad = torch.tensor(g)

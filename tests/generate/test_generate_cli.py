@@ -55,6 +55,7 @@ def test_univae_train_then_reconstruct(tmp_path, data_dir, capsys, monkeypatch):
 
 
 def test_generate_train_then_generate(tmp_path, data_dir, capsys):
+    assert main(["generate", "--help"]) == 0 and "simlab generate train" in capsys.readouterr().out
     out = tmp_path / "sim"
     assert main(["generate", "train", "--out", str(out), "--data-dir", str(data_dir), *TINY]) == 0
     capsys.readouterr()
