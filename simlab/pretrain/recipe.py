@@ -22,9 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from simlab.errors import BadInputError, MissingFileError, TrainingError
-from simlab.io import atomic_write_json, atomic_write_text
-from simlab.pretrain.corpus import (CorpusStats, clean_pieces, default_sources, is_heldout, read_texts,
-                                    sts_sentence_keys)
+from simlab.io import atomic_write_json
+from simlab.pretrain.corpus import (
+    CorpusStats,
+    clean_pieces,
+    default_sources,
+    is_heldout,
+    read_texts,
+    sts_sentence_keys,
+)
 from simlab.pretrain.presets import get_preset
 from simlab.pretrain.vocab import save_tokenizer
 

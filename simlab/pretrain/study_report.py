@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from simlab.evaluate.report import table_rows
 
-PUBLISHED_BERT = {  # kexue.fm/archives/8321, BERT-base (Chinese), first-last-avg; whitening spec §3.2
-    "note": "bert-base-chinese rows of 8321 (spec §3): the published +5.78 average gain of whitening",
-}
-
 
 def _avg(vals: dict, tasks: list[str]) -> float | None:
     return sum(vals[t] for t in tasks) / len(tasks) if all(t in vals for t in tasks) else None

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from simlab.errors import DataError, MissingFileError
-from simlab.pretrain.corpus import (CorpusStats, clean_pieces, cut_text, is_heldout, normalize_key, read_texts)
+from simlab.pretrain.corpus import CorpusStats, clean_pieces, cut_text, is_heldout, normalize_key, read_texts
 
 
 def test_cut_text_respects_limit_and_keeps_every_character():

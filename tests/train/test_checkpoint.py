@@ -3,8 +3,13 @@
 import pytest
 
 from simlab.errors import TrainingError
-from simlab.train.checkpoint import (MARKER, checkpoints, last_complete_checkpoint, mark_complete,
-                                     set_aside_incomplete)
+from simlab.train.checkpoint import (
+    MARKER,
+    checkpoints,
+    last_complete_checkpoint,
+    mark_complete,
+    set_aside_incomplete,
+)
 from simlab.train.trainer import resume_point
 
 
