@@ -50,6 +50,10 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
 
     ``cache`` is a :class:`~simlab.encode.cache.VectorCache` (default folder ``cache_dir("vectors")``).
     ``threads`` limits torch AND the BLAS under numpy (threadpoolctl); None leaves both at their defaults.
+    A rerun or resume with the same ``threads`` reproduces every score bit for bit. A different thread count
+    can change OpenBLAS's summation order (≈1e-16 relative in the scatter and projection GEMMs); a
+    near-singular covariance amplifies that, and on cosines that tie massively (a random tiny model) it can
+    move a Spearman in the 4th digit (seen with the random model of tests/grid/test_grid_resume.py).
     ``on_cell(n, key)`` is called after the n-th cell of this run is stored (tests use it to simulate a crash).
     """
     from threadpoolctl import threadpool_limits

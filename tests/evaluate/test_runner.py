@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from simlab.data import PairSplit
+from simlab.errors import WhiteningError
 from simlab.evaluate.runner import TaskVectors, score_task
 from simlab.evaluate.settings import WhiteningSetting, parse_whiten
 from simlab.whitening import Whitening
@@ -50,7 +51,9 @@ def test_parse_whiten():
     assert parse_whiten("none,full,256,full") == [WhiteningSetting("none"), WhiteningSetting("full"),
                                                   WhiteningSetting("256", 256)]
     assert parse_whiten("k", default_k=100) == [WhiteningSetting("100", 100)]
-    assert WhiteningSetting("256", 256).k_for(128) == 128 and WhiteningSetting("none").k_for(10) is None
+    assert WhiteningSetting("256", 256).k_for(256) == 256 and WhiteningSetting("none").k_for(10) is None
+    with pytest.raises(WhiteningError, match="k = 256 exceeds the vector dimension d = 128"):
+        WhiteningSetting("256", 256).k_for(128)  # issue 9: never clamped silently
     for bad in ("", "k", "abc", "-5"):
         with pytest.raises(ValueError):
             parse_whiten(bad)

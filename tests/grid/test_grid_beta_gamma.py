@@ -43,6 +43,8 @@ def test_cli_parses_bg_sweep(tmp_path):
 def test_grid_with_bg_sweep_matches_the_scorer_and_reports(tmp_path_factory, tmp_path):
     from simlab.encode import Encoder
     from simlab.evaluate.runner import evaluate_task
+    from threadpoolctl import threadpool_limits
+
     from simlab.grid.report_md import render_markdown
 
     model, vectors = shared(tmp_path_factory)
@@ -55,7 +57,8 @@ def test_grid_with_bg_sweep_matches_the_scorer_and_reports(tmp_path_factory, tmp
     assert (by["16@b0g1"]["whitening"]["beta"], by["16@b0g1"]["whitening"]["gamma"]) == (0.0, 1.0)
     # the same cells through simlab eval's runner (the settings parser + scorer, no grid machinery)
     enc = Encoder(str(model), name="tiny", num_threads=1)
-    ref = evaluate_task(enc, "STS-B", ["last-avg"], whiten=",".join(by), embed=VectorCache(vectors).embed)
+    with threadpool_limits(1):  # the grid ran with threads=1: same BLAS thread count, same rounding, same ranks
+        ref = evaluate_task(enc, "STS-B", ["last-avg"], whiten=",".join(by), embed=VectorCache(vectors).embed)
     for r in ref:
         assert by[r["whitening"]["setting"]]["main_score"] == r["main_score"]
     rows = bg_rows(res.records)

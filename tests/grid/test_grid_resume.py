@@ -81,12 +81,12 @@ def test_crash_at_cell_n_resumes_to_same_results(setup, tmp_path):
 
     out = tmp_path / "out"
     with pytest.raises(Crash):
-        run_grid(cfg, out, cache=VectorCache(vectors), progress=False, on_cell=crash_at(7))
+        run_grid(cfg, out, cache=VectorCache(vectors), progress=False, threads=1, on_cell=crash_at(7))
     assert len(read_results(out / "results.jsonl").records) == 7
     with pytest.raises(Crash):  # a second crash, in the other task (cells 8..17)
-        run_grid(cfg, out, cache=VectorCache(vectors), progress=False, on_cell=crash_at(10))
+        run_grid(cfg, out, cache=VectorCache(vectors), progress=False, threads=1, on_cell=crash_at(10))
     assert len(read_results(out / "results.jsonl").records) == 17
-    res = run_grid(cfg, out, cache=VectorCache(vectors), progress=False)
+    res = run_grid(cfg, out, cache=VectorCache(vectors), progress=False, threads=1)
     assert res.cells_scored == ref.cells_total - 17
     assert scores(res.records) == scores(ref.records)
     lines = (out / "results.jsonl").read_bytes().splitlines()
@@ -97,12 +97,12 @@ def test_torn_jsonl_line_resumes_to_same_results(setup, tmp_path):
     cfg, vectors, ref = setup
     out = tmp_path / "out"
     path = out / "results.jsonl"
-    done = run_grid(cfg, out, cache=VectorCache(vectors), progress=False)
+    done = run_grid(cfg, out, cache=VectorCache(vectors), progress=False, threads=1)
     data = path.read_bytes()
     cut = data.rstrip(b"\n").rfind(b"\n", 0, len(data) // 2)  # keep about half, then half a line more
     path.write_bytes(data[:cut + 1 + 40])
     kept = len(read_results(path).records)
-    res = run_grid(cfg, out, cache=VectorCache(vectors), progress=False)
+    res = run_grid(cfg, out, cache=VectorCache(vectors), progress=False, threads=1)
     assert res.discarded_bytes == 40 and res.cells_scored == done.cells_total - kept
     assert scores(res.records) == scores(ref.records)
     assert len(path.read_bytes().splitlines()) == ref.cells_total
@@ -111,10 +111,10 @@ def test_torn_jsonl_line_resumes_to_same_results(setup, tmp_path):
 def test_finished_grid_rerun_loads_no_model_and_fresh_dir_uses_cache(setup, tmp_path):
     cfg, vectors, ref = setup
     out = tmp_path / "out"
-    run_grid(cfg, out, cache=VectorCache(vectors), progress=False)
-    again = run_grid(cfg, out, cache=VectorCache(vectors), progress=False)
+    run_grid(cfg, out, cache=VectorCache(vectors), progress=False, threads=1)
+    again = run_grid(cfg, out, cache=VectorCache(vectors), progress=False, threads=1)
     assert again.cells_scored == 0 and again.models_loaded == [] and again.units_encoded == []
-    fresh = run_grid(cfg, tmp_path / "fresh", cache=VectorCache(vectors), progress=False)
+    fresh = run_grid(cfg, tmp_path / "fresh", cache=VectorCache(vectors), progress=False, threads=1)
     assert fresh.models_loaded == [] and fresh.units_cached == ["tiny|STS-B", "tiny|STS13"]
     assert scores(fresh.records) == scores(ref.records)
 
@@ -124,10 +124,10 @@ def test_other_config_into_same_dir_is_refused(setup, tmp_path):
 
     cfg, vectors, _ = setup
     out = tmp_path / "out"
-    run_grid(cfg, out, cache=VectorCache(vectors), progress=False)
+    run_grid(cfg, out, cache=VectorCache(vectors), progress=False, threads=1)
     other = GridConfig(cfg.models, poolings=cfg.poolings, whiten="none,full,8", k_sweep=True)
     with pytest.raises(GridConfigError, match="whiten"):
-        run_grid(other, out, cache=VectorCache(vectors), progress=False)
+        run_grid(other, out, cache=VectorCache(vectors), progress=False, threads=1)
 
 
 def test_lazy_encoder_matches_the_real_encoder(tmp_path_factory, monkeypatch, tmp_path):
