@@ -41,10 +41,10 @@ def test_cli_parses_bg_sweep(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("SIMLAB_DATA"), reason="needs SIMLAB_DATA (CI has it)")
 def test_grid_with_bg_sweep_matches_the_scorer_and_reports(tmp_path_factory, tmp_path):
-    from simlab.encode import Encoder
-    from simlab.evaluate.runner import evaluate_task
     from threadpoolctl import threadpool_limits
 
+    from simlab.encode import Encoder
+    from simlab.evaluate.runner import evaluate_task
     from simlab.grid.report_md import render_markdown
 
     model, vectors = shared(tmp_path_factory)
