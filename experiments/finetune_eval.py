@@ -20,6 +20,8 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--pooling", default="last-avg")
     ap.add_argument("--limit", type=int, default=None, help="test pairs per task (seeded subset); default all")
+    ap.add_argument("--whiten", default="full,256", help="also score with whitening fitted on the scored sentences "
+                    "(comma list of full / k; 'none' to skip)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", required=True)
@@ -32,7 +34,7 @@ def main() -> None:
     enc = load_encoder(args.model, max_length=64, num_threads=args.threads)
     t0 = time.perf_counter()
     scores = heldout_scores(enc, args.pooling, ["ATEC", "BQ", "LCQMC", "PAWSX", "STS-B"], args.data_dir,
-                            limit=args.limit)
+                            limit=args.limit, whiten=[w for w in args.whiten.split(",") if w and w != "none"])
     examples = [[a, b, c, p] for (a, b, p), c in zip(EXAMPLE_PAIRS, example_cosines(enc, args.pooling))]
     atomic_write_json(args.out, {"model": args.model, "identity": enc.identity, "pooling": args.pooling,
                                  "limit": args.limit, "split": "test", "scores": scores, "examples": examples,

@@ -59,6 +59,10 @@ def run(args) -> int:
     from simlab.finetune.recipe import FinetuneConfig, finetune
     from simlab.paths import cache_dir
 
+    if args.eval_tasks:  # a typo in --eval fails now, not after the training it follows
+        from simlab.data import resolve_tasks
+
+        resolve_tasks(args.eval_tasks)
     out = args.out or str(cache_dir("models") / f"{Path(args.model).name}-ft-{args.objective}")
     cfg = FinetuneConfig(
         model=args.model, out=out, objective=args.objective, data=args.data.split(","),

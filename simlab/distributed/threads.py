@@ -30,7 +30,11 @@ def pin_threads(n: int | None) -> int | None:
         from simlab.errors import BadInputError
 
         raise BadInputError(f"threads must be ≥ 1, got {n}")
-    os.environ["OMP_NUM_THREADS"] = str(n)  # for OpenMP runtimes that start after this point
+    # for runtimes that start after this point: a torch first imported later takes its intra-op count from
+    # OMP_NUM_THREADS but leaves MKL's own pool at MKL_NUM_THREADS, so an inherited MKL_NUM_THREADS=2 would
+    # split the GEMMs of a "1-thread" worker over 2 threads and change the last bits of its vectors
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
     if "torch" in sys.modules and _PINNED.get("torch") != n:
         import torch
 

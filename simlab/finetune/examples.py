@@ -38,11 +38,15 @@ def example_cosines(encoder, pooling: str) -> list[float]:
 
 
 def heldout_scores(encoder, pooling: str, tasks, data_dir=None, split: str = "test", limit: int | None = None,
-                   seed: int = 0, batch_size: int = 64) -> dict[str, dict]:
+                   seed: int = 0, batch_size: int = 64, whiten=()) -> dict[str, dict]:
     """Spearman ×100 of plain cosine (no whitening) per task on ``split``; ``limit`` scores a seeded random
     subset of that many pairs per task (for short ablation runs; ``None`` = every pair, as ``simlab eval``).
 
-    Returns ``{task: {"spearman": ×100, "pairs": n}}``.
+    ``whiten``: settings (``"full"`` or an int k) also scored with BERT-whitening fitted on the scored sentences
+    themselves (the study's fit-on-test regime, on the subset), under ``"whitened"``; a k above the vector
+    dimension is left out (recorded as None).
+
+    Returns ``{task: {"spearman": ×100, "pairs": n[, "whitened": {setting: ×100}]}}``.
     """
     from simlab.data import get_task, load_split
     from simlab.evaluate.metrics import cosine_pairs, spearman
@@ -61,4 +65,24 @@ def heldout_scores(encoder, pooling: str, tasks, data_dir=None, split: str = "te
         vecs = encoder.encode(texts, pooling=pooling, max_length=spec.max_length, batch_size=batch_size)  # (U, D)
         cos = cosine_pairs(vecs[[row[s] for s in s1]], vecs[[row[s] for s in s2]])
         out[spec.name] = {"spearman": 100 * spearman(cos, ps.scores[idx]), "pairs": int(len(idx))}
+        if whiten:
+            out[spec.name]["whitened"] = _whitened(vecs, [row[s] for s in s1], [row[s] for s in s2],
+                                                   ps.scores[idx], whiten)
     return out
+
+
+def _whitened(vecs, r1, r2, gold, settings) -> dict:
+    """{setting: Spearman ×100} with whitening fitted on ``vecs`` (kexue.fm/archives/8069)."""
+    from simlab.evaluate.metrics import cosine_pairs, spearman
+    from simlab.whitening import Whitening
+
+    d = vecs.shape[1]
+    res = {}
+    for setting in settings:
+        k = None if setting == "full" else int(setting)
+        if k is not None and k > d:
+            res[str(setting)] = None
+            continue
+        y = Whitening(n_components=k).fit(vecs).transform(vecs)  # (U, k), L2-normalised
+        res[str(setting)] = 100 * spearman(cosine_pairs(y[r1], y[r2]), gold)
+    return res

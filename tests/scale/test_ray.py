@@ -151,8 +151,16 @@ def test_killed_driver_then_rerun_keeps_finished_shards(ray_cluster, tmp_path, t
     assert driver.poll() is None, driver.stderr.read().decode()[-2000:]
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
-    time.sleep(2)  # the cluster stops the dead job's tasks
-    done = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("shard-*")}
+    # the cluster stops the dead job's tasks, which takes longer on a loaded machine: a task already running may
+    # still finish its shard, so wait until the shard files have been still for 3 s before taking the snapshot
+    done, still_since, deadline = None, time.time(), time.time() + 120
+    while time.time() < deadline:
+        now = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("shard-*")}
+        if now != done:
+            done, still_since = now, time.time()
+        elif time.time() - still_since >= 3:
+            break
+        time.sleep(0.2)
     finished = sorted(int(n[6:11]) for n in done if n.endswith(".json"))
     assert not (out / "manifest.json").exists() and 3 <= len(finished) < 30
     monkeypatch.setenv("SIMLAB_CACHE", str(scale_cache))
