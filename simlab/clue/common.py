@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simlab.data.jsonl import json_object_line
 from simlab.errors import BadInputError, DataError, MissingFileError
 
 LEARNING_RATE = 5e-4  # snippets.py learning_rate
@@ -149,13 +150,7 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+            yield lineno, json_object_line(path, lineno, line)
 
 
 def read_json(path: str | os.PathLike):

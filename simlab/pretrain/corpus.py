@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simlab.data.jsonl import json_object_line
 from simlab.errors import DataError, MissingFileError
 
 STS_TASKS = ("ATEC", "BQ", "LCQMC", "PAWSX", "STS-B")
@@ -92,16 +93,6 @@ def cut_text(text: str, max_chars: int) -> Iterator[str]:
         yield piece.strip()
 
 
-def _json_line(path: Path, lineno: int, line: str) -> dict:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-    if not isinstance(obj, dict):
-        raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-    return obj
-
-
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
@@ -134,7 +125,7 @@ def read_texts(path: str | os.PathLike, fmt: str = "auto", fields: Iterable = ("
         for lineno, line in _lines(path):
             if not line.strip():
                 continue
-            obj = _json_line(path, lineno, line)
+            obj = json_object_line(path, lineno, line)
             missing = [f for f in fields if f not in obj]
             if len(missing) == len(fields):
                 raise DataError(f"{path}:{lineno}: none of the fields {', '.join(fields)} present "
