@@ -12,7 +12,10 @@ The GAU-α CMRC2018 column is 8739's strict span match, not the official EM.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+
+from simlab.errors import SimlabError
 
 COLUMNS = ("afqmc", "tnews", "iflytek", "cmnli", "ocnli", "cluewsc2020", "csl", "cmrc2018", "c3", "chid", "cluener")
 
@@ -46,6 +49,31 @@ def _pct(x) -> str:
     return "" if x is None else f"{100 * x:.2f}" if x <= 1.0 else f"{x:.2f}"
 
 
+def majority_accuracy(s: dict) -> float | None:
+    """Dev accuracy of always answering the commonest label of the run's training file: the floor a classifier
+    must beat (AFQMC's dev is 69% one class). None for span, NER and multiple-choice tasks, and when the run's
+    recorded files can no longer be read (the table then shows ``n/a``).
+
+    >>> majority_accuracy({"task": "cmrc2018"}) is None
+    True
+    """
+    from simlab.clue.common import limit_examples
+    from simlab.clue.tasks import get_task
+
+    task = get_task(s["task"])
+    if task.kind != "classify":
+        return None
+    try:
+        train, dev = ([e.label for e in limit_examples(task.read([Path(f) for f in s["files"][split]], split).examples,
+                                                       s.get("limit"))] for split in ("train", "dev"))
+    except (KeyError, OSError, SimlabError):
+        return None
+    if not train or not dev:
+        return None
+    top = Counter(train).most_common(1)[0][0]
+    return sum(y == top for y in dev) / len(dev)
+
+
 def run_row(run_dir: str | Path) -> dict:
     """What the table shows of one finished run (``metrics.json``)."""
     s = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
@@ -64,18 +92,26 @@ def run_row(run_dir: str | Path) -> dict:
     return {"task": s["task"], "model": s["model"], "metric": s["metric"], "dev": main, "extra": extra,
             "test_public": tp.get(s["metric"]), "setting": setting, "train": train, "dev_n": s["counts"]["dev"],
             "best_epoch": s.get("best_epoch"), "minutes": s.get("wall_seconds", 0) / 60,
-            "command": s.get("command", "")}
+            "command": s.get("command", ""), "majority": majority_accuracy(s),
+            "classify": _is_classify(s["task"])}
+
+
+def _is_classify(name: str) -> bool:
+    from simlab.clue.tasks import get_task
+
+    return get_task(name).kind == "classify"
 
 
 def results_table(run_dirs: list[str | Path]) -> str:
-    """Markdown: one row per run, then the anchors."""
-    lines = ["| task | model | setting | train / dev n | dev metric | dev | FewCLUE test_public | best epoch | min |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    """Markdown: one row per run (with the majority-class floor on dev for classification), then the anchors."""
+    lines = ["| task | model | setting | train / dev n | dev metric | dev | majority class | FewCLUE test_public | "
+             "best epoch | min |", "|---|---|---|---|---|---|---|---|---|---|"]
     for d in run_dirs:
         r = run_row(d)
         metric = r["metric"] + (f" ({r['extra']})" if r["extra"] else "")
+        floor = _pct(r["majority"]) if r["majority"] is not None else ("n/a" if r["classify"] else "")
         lines.append(f"| {r['task']} | {r['model']} | {r['setting']} | {r['train']} / {r['dev_n']} | {metric} | "
-                     f"{_pct(r['dev'])} | {_pct(r['test_public'])} | {r['best_epoch']} | {r['minutes']:.0f} |")
+                     f"{_pct(r['dev'])} | {floor} | {_pct(r['test_public'])} | {r['best_epoch']} | {r['minutes']:.0f} |")
     lines += ["", "| anchor | split | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
     for a in anchor_rows():
         cells = " | ".join(f"{a['scores'][c]:.2f}" if c in a["scores"] else "" for c in COLUMNS)

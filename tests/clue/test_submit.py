@@ -123,6 +123,27 @@ def test_results_table_lists_runs_and_marks_anchor_splits(tmp_path):
         "train_limit": 3000, "counts": {"train": 3000, "train_available": 34334, "dev": 4316}, "best_epoch": 1,
         "wall_seconds": 600}), encoding="utf-8")
     md = results_table([run])
-    assert "| afqmc | e5-small | 1 ep, len 128, bs 32x1, train 3000 of 34334 | 3000 / 4316 | accuracy | 70.12 |" in md
+    # no recorded files in this metrics.json, so the majority-class floor cannot be computed: shown, not hidden
+    assert ("| afqmc | e5-small | 1 ep, len 128, bs 32x1, train 3000 of 34334 | 3000 / 4316 | accuracy | 70.12 | n/a |"
+            in md)
     assert "| ALBERT-tiny, 4M params (CLUE baseline) | **test** | 69.92 |" in md
     assert md.count("**dev**") == 4 and md.count("**test**") == 4
+
+
+def test_majority_floor_is_the_commonest_train_label_scored_on_dev(tmp_path):
+    from simlab.clue.report import majority_accuracy, results_table
+
+    train, dev = tmp_path / "train.txt", tmp_path / "dev.txt"
+    train.write_text("猫\t狗\t1\n狗\t猫\t1\n猫\t猫\t0\n", encoding="utf-8")
+    dev.write_text("猫\t狗\t1\n狗\t猫\t0\n猫\t猫\t0\n狗\t狗\t0\n", encoding="utf-8")
+    s = {"task": "afqmc", "files": {"train": [str(train)], "dev": [str(dev)]}, "limit": None}
+    assert majority_accuracy(s) == 0.25  # always "1" (2 of 3 in train) is right on 1 of 4 dev pairs
+    assert majority_accuracy({**s, "limit": 2}) == 0.5  # --limit cuts both files, as the run did
+    assert majority_accuracy({**s, "task": "cluener"}) is None  # not a classification task
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({
+        **s, "model": "m", "metric": "accuracy", "dev": {"accuracy": 0.75, "n": 4}, "test": {}, "epochs": 1,
+        "max_length": 32, "batch_size": 2, "grad_accum": 1, "train_limit": None,
+        "counts": {"train": 3, "dev": 4}, "best_epoch": 1, "wall_seconds": 1}), encoding="utf-8")
+    assert "| accuracy | 75.00 | 25.00 |" in results_table([run])
