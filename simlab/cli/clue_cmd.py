@@ -47,6 +47,8 @@ def register(sub) -> None:
     r.add_argument("--dev-file", default=None, help="read dev from this file instead of the task's")
     r.add_argument("--threads", type=int, default=None, help="torch threads")
     r.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
+    r.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep checkpoint-N/ folders after the run finishes (default: removed; best/ is kept)")
     r.add_argument("--out", default=None, help="run folder (default ~/.cache/simlab/models/clue-TASK-MODEL)")
     r.set_defaults(func=run)
 
@@ -78,7 +80,7 @@ def run(args) -> int:
         warmup=args.warmup, pooling=args.pooling, limit=args.limit, seed=args.seed, resume=args.resume,
         train_file=args.train_file, dev_file=args.dev_file, save_steps=args.save_steps, precision=args.precision,
         train_limit=args.train_limit, tests=args.tests,
-        minutes=args.minutes, command="simlab " + shlex.join(sys.argv[1:]) if sys.argv else "")
+        minutes=args.minutes, keep_checkpoints=args.keep_checkpoints, command="simlab " + shlex.join(sys.argv[1:]) if sys.argv else "")
     print(summary_line(summary))
     return 0
 

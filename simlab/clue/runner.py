@@ -4,7 +4,8 @@ The run folder (``--out``, default ``~/.cache/simlab/models/clue-<task>-<model>`
 
 - ``best/``: the best-dev weights (``backbone/`` is an ordinary HF folder with the tokenizer; ``head.safetensors``;
   ``clue.json``; ``score.json``);
-- ``checkpoint-N/``: ``Trainer`` checkpoints for ``--resume`` (every ``save_steps``, also inside an epoch);
+- ``checkpoint-N/``: ``Trainer`` checkpoints for ``--resume`` (every ``save_steps``, also inside an epoch); removed
+  once the run has finished (weights plus optimizer state, ~3x the model each), unless ``keep_checkpoints``;
 - ``metrics.jsonl`` (training log, dev scores per epoch), ``metrics.json`` (final summary), ``README.md`` (model
   card), and the task's submission files.
 
@@ -16,6 +17,7 @@ The run folder (``--out``, default ``~/.cache/simlab/models/clue-<task>-<model>`
 from __future__ import annotations
 
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -173,7 +175,8 @@ def run_task(task_name: str, model_name: str, *, out=None, data_dir=None, epochs
              pooling: str = DEFAULT_POOLING, limit: int | None = None, seed: int = 0, resume: bool = False,
              train_file: str | None = None, dev_file: str | None = None, save_steps: int = 500,
              train_limit: int | None = None, tests: str | None = None,
-             precision: str = "auto", minutes: float | None = None, command: str = "", stream=None) -> dict:
+             precision: str = "auto", minutes: float | None = None, keep_checkpoints: bool = False,
+             command: str = "", stream=None) -> dict:
     """Train ``task_name`` on ``model_name`` with the 8739 recipe (overridable), return the summary dict."""
     import torch
     from transformers import set_seed
@@ -199,6 +202,9 @@ def run_task(task_name: str, model_name: str, *, out=None, data_dir=None, epochs
             raise
         root = None  # both files given explicitly: no data folder, so no test files either
     out = Path(out).expanduser() if out else default_out(task, model_name)
+    if (out / "metrics.json").is_file() and not any(out.glob("checkpoint-*")):
+        raise TrainingError(f"{out} already holds a finished run (metrics.json, best weights in best/) whose "
+                            f"checkpoints were removed when it finished, so nothing can resume: use another --out")
     if (out / "metrics.json").is_file() and not resume:
         raise TrainingError(f"{out} already holds a finished run (metrics.json); pass --resume or another --out")
     if (out / "best").is_dir() and not resume:
@@ -294,8 +300,12 @@ def run_task(task_name: str, model_name: str, *, out=None, data_dir=None, epochs
                    f"{'cuda' if torch.cuda.is_available() else 'cpu'}",
         "command": command,
     }
+    summary["checkpoints"] = "kept" if keep_checkpoints else "removed after the run finished"
     atomic_write_json(out / "metrics.json", summary)
     atomic_write_text(out / "README.md", model_card(summary))
+    if not keep_checkpoints:  # best/ holds what the run is for; the checkpoints only served --resume
+        for ckpt in sorted(out.glob("checkpoint-*")):
+            shutil.rmtree(ckpt)
     return summary
 
 
