@@ -3,13 +3,13 @@
 Layout::
 
     config.json, model.safetensors     # the backbone + MLM head; transformers.RoFormerForMaskedLM reads these
-    tokenizer.json, vocab.txt, ...     # the char BertTokenizerFast
+    tokenizer.json, vocab.txt, ...     # the char tokenizer (its own tokenizer.json pipeline, NFKC included)
     simlab_generate.json               # {"kind": "seq2seq" | "univae", "settings": {...}, "max_chars": 32}
     simlab_extra.safetensors           # pooler (seq2seq) or the latent Dense layers (univae)
     README.md                          # model card (written by the trainer)
 
 >>> load_model("~/.cache/simlab/models/univae-zh-small")             # doctest: +SKIP
-(UniVAE(...), BertTokenizerFast(...), {...})
+(UniVAE(...), TokenizersBackend(...), {...})
 """
 
 from __future__ import annotations
@@ -45,10 +45,29 @@ def save_model(model, tokenizer, folder: str | os.PathLike, max_chars: int, extr
     return folder
 
 
+def load_tokenizer(folder: str | os.PathLike):
+    """The folder's fast tokenizer with its own ``tokenizer.json`` pipeline.
+
+    ``AutoTokenizer`` honours ``tokenizer_class``; ``BertTokenizer(Fast)`` (transformers 5) rebuilds the
+    normaliser from its config and drops the NFKC step simlab's char vocabularies rely on (``？`` then becomes
+    ``[UNK]`` instead of ``?``). A folder saved under such a class is read through ``TokenizersBackend``.
+
+    >>> load_tokenizer("~/.cache/simlab/models/roformer-zh-small").tokenize("好吗？")  # doctest: +SKIP
+    ['好', '吗', '?']
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    folder = Path(folder).expanduser()
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    if (folder / "tokenizer.json").is_file() and type(tok).__name__.startswith("BertTokenizer"):
+        tok = PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **{
+            k: getattr(tok, k) for k in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")})
+    return tok
+
+
 def load_model(folder: str | os.PathLike, device: str = "cpu"):
     """(model in eval mode, tokenizer, meta) from a folder written by :func:`save_model`."""
     from safetensors.torch import load_file
-    from transformers import BertTokenizerFast
 
     from simlab.generate.backbone import UniLMBackbone
     from simlab.generate.seq2seq import Seq2SeqSim
@@ -66,5 +85,5 @@ def load_model(folder: str | os.PathLike, device: str = "cpu"):
     backbone = UniLMBackbone.from_pretrained(folder)
     model = kinds[meta["kind"]](backbone, **meta.get("settings", {}))
     model.load_extra_state(load_file(str(folder / EXTRA_FILE)))
-    tokenizer = BertTokenizerFast.from_pretrained(str(folder))
+    tokenizer = load_tokenizer(folder)
     return model.to(device).eval(), tokenizer, meta

@@ -49,13 +49,12 @@ def resolve_base(base: str | None) -> Path | None:
 
 
 def _backbone(base: str | None, texts: list[str], scratch_overrides: dict | None):
-    from transformers import BertTokenizerFast
-
     from simlab.generate.backbone import UniLMBackbone
+    from simlab.generate.folder import load_tokenizer
 
     folder = resolve_base(base)
     if folder is not None:
-        return UniLMBackbone.from_pretrained(folder), BertTokenizerFast.from_pretrained(str(folder)), str(folder)
+        return UniLMBackbone.from_pretrained(folder), load_tokenizer(folder), str(folder)
     from simlab.pretrain.vocab import build_tokenizer
 
     tok = build_tokenizer(texts, vocab_size=6000, min_freq=2, n_unused=10, merges_budget=300)
@@ -114,12 +113,11 @@ def train_generator(kind: str, out: str | os.PathLike, *, base: str | None = DEF
         raise TrainingError("no training items (is the data folder complete?)")
     tok_file = out / "run" / "tokenizer-source.json"
     if resume and (run_dir / "tokenizer").is_dir():  # a resumed scratch run must keep its vocabulary
-        from transformers import BertTokenizerFast
-
         from simlab.generate.backbone import UniLMBackbone
+        from simlab.generate.folder import load_tokenizer
 
         info = json.loads(tok_file.read_text(encoding="utf-8"))
-        tokenizer = BertTokenizerFast.from_pretrained(str(run_dir / "tokenizer"))
+        tokenizer = load_tokenizer(run_dir / "tokenizer")
         backbone = (UniLMBackbone.from_pretrained(info["base_folder"]) if info.get("base_folder") else
                     UniLMBackbone.new(**info["config"]))
         source = info["source"]

@@ -74,3 +74,26 @@ def test_errors(tmp_path):
     base.save_pretrained(tmp_path / "nohead")
     with pytest.raises(ModelError, match="MLM head"):
         UniLMBackbone.from_pretrained(tmp_path / "nohead")
+
+
+def test_generation_tokenizer_keeps_the_folders_nfkc_step(tmp_path):
+    """Full-width ？（１２） must map to the vocabulary's ?(12), not [UNK] (transformers 5's BertTokenizer(Fast)
+    rebuilds the normaliser from its config and drops NFKC; load_tokenizer reads the folder's own pipeline)."""
+    import json
+
+    from simlab.generate.folder import load_tokenizer
+    from simlab.pretrain.vocab import build_tokenizer
+
+    tok = build_tokenizer(["今天好吗?(12)", "明天好吗?"] * 3, vocab_size=40, min_freq=1, n_unused=2, merges_budget=0)
+    folder = tmp_path / "tok"
+    tok.save_pretrained(str(folder))
+    want = ["今", "天", "好", "吗", "?", "(", "12", ")"]
+    assert load_tokenizer(folder).tokenize("今天好吗？（１２）") == want
+    cfg = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (folder / "tokenizer_config.json").write_text(json.dumps({**cfg, "tokenizer_class": "BertTokenizer"}), "utf-8")
+    from transformers import AutoTokenizer
+
+    assert "[UNK]" in AutoTokenizer.from_pretrained(str(folder)).tokenize("今天好吗？")  # the trap itself
+    reloaded = load_tokenizer(folder)
+    assert reloaded.tokenize("今天好吗？（１２）") == want
+    assert reloaded("好吗")["input_ids"][0] == reloaded.cls_token_id == tok.cls_token_id
