@@ -176,15 +176,18 @@ def swap(args) -> int:
 
 
 def interpolate(args) -> int:
+    from simlab.errors import BadInputError
     from simlab.generate.univae_eval import interpolate as interp
 
+    texts = input_sentences(args) if (args.sentences or args.file or args.heldout) else []
+    if len(texts) % 2:
+        raise BadInputError(f"interpolate takes sentences in pairs (A B [A2 B2 ...] from the arguments, then --file "
+                            f"lines, then --heldout): got {len(texts)}, an odd count")
+    if not texts and not args.pairs:
+        raise BadInputError("no sentence pairs: give A B, --file FILE (pairs on consecutive lines), --heldout 2N "
+                            "or --pairs N")
     model, tok, _ = load(args, "univae")
     results = []
-    texts = list(args.sentences)
-    if len(texts) % 2:
-        from simlab.errors import BadInputError
-
-        raise BadInputError("interpolate takes sentences in pairs: A B [A2 B2 ...]")
     pairs = [(texts[i], texts[i + 1]) for i in range(0, len(texts), 2)]
     if args.pairs:
         from simlab.generate.data import load_generation_data

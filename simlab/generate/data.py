@@ -33,8 +33,8 @@ def _key(text: str) -> str:
 @dataclass
 class GenerationData:
     """``pairs``: paraphrase pairs (each side ≤ max_chars); ``sentences``: unique train sentences (cut to
-    max_chars at punctuation); ``heldout``: unique test sentences absent from train, file order; ``counts``:
-    per-source row counts and every drop."""
+    max_chars at punctuation); ``heldout``: unique test sentences absent from train, cut like the train sentences,
+    file order; ``counts``: per-source row counts and every drop."""
 
     pairs: list[tuple[str, str]]
     sentences: list[str]
@@ -113,7 +113,16 @@ def load_generation_data(data_dir: str | os.PathLike | None = None, max_chars: i
                 seen_pairs.add((ka, kb))
                 pairs.append((a, b))
         counts[name] = c
-    # the heldout list never contains a sentence seen in training
-    heldout = [s for s in heldout if _key(s) not in seen_sents]
+    # held-out sentences get the training sentences' cut (so probes score what the model was trained to produce),
+    # and the list never holds a sentence, or a cut, seen in training
+    train_cuts = {_key(s) for s in sentences}
+    cuts: list[str] = []
+    for s in heldout:
+        cut = cut_sentence(s, max_chars)
+        if _key(s) in seen_sents or not cut or _key(cut) in train_cuts:
+            continue
+        train_cuts.add(_key(cut))  # also de-duplicates the cuts themselves
+        cuts.append(cut)
+    heldout = cuts
     counts.update(pairs=len(pairs), sentences=len(sentences), heldout=len(heldout))
     return GenerationData(pairs, sentences, heldout, counts)

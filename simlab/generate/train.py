@@ -147,6 +147,9 @@ def train_generator(kind: str, out: str | os.PathLike, *, base: str | None = DEF
                          prediction_loss_only=True)
     trainer = build_trainer(model, args, items, eval_items or None, data_collator=collator, minutes=minutes,
                             progress_stream=progress_stream)
+    _log_invocation(run_dir, {"kind": kind, "max_steps": max_steps, "batch_size": batch_size, "lr": lr,
+                              "warmup_ratio": warmup_ratio, "seed": seed, "eval_size": eval_size, "limit": limit,
+                              "resume": resume, "minutes": minutes, "base": source})
     metrics = run(trainer, resume=resume)
     meta = {"base": source, "data": data.counts, "train_items": len(items), "eval_items": len(eval_items),
             "steps": trainer.state.global_step, "batch_size": batch_size, "lr": lr, "seed": seed,
@@ -157,6 +160,19 @@ def train_generator(kind: str, out: str | os.PathLike, *, base: str | None = DEF
     save_model(model, tokenizer, out, max_chars, {"training": meta})
     _write_card(out, kind, model, meta)
     return {**metrics, **{k: meta[k] for k in ("base", "train_items", "steps", "wall_seconds")}}
+
+
+def _log_invocation(run_dir: Path, settings: dict) -> None:
+    """Append this process's command and settings to ``run/invocations.json`` before training starts, so a run
+    killed before its model card is written still records how it was started (and each resume)."""
+    from simlab.io import atomic_write_json
+
+    path = run_dir / "invocations.json"
+    runs = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    runs.append({"command": " ".join(map(shlex.quote, sys.argv)), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                 **settings})
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, runs)
 
 
 def _heldout_pairs(data_dir, max_chars: int, n: int, seed: int) -> list[dict]:

@@ -45,6 +45,14 @@ def test_univae_train_then_reconstruct(tmp_path, data_dir, capsys, monkeypatch):
     assert main(["univae", "interpolate", "--model", str(out), "今天天气怎么样", "花呗怎么还款", "--steps", "3",
                  "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)[0]["texts"]) == 3
+    pairs_file = tmp_path / "pairs.txt"  # --file and --heldout feed interpolate too, in consecutive pairs
+    pairs_file.write_text("今天天气怎么样\n花呗怎么还款\n", encoding="utf-8")
+    assert main(["univae", "interpolate", "--model", str(out), "--file", str(pairs_file), "--data-dir",
+                 str(data_dir), "--heldout", "2", "--steps", "3", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert len(got) == 2 and (got[0]["a"], got[0]["b"]) == ("今天天气怎么样", "花呗怎么还款")
+    assert main(["univae", "interpolate", "--model", str(out), "今天天气怎么样"]) == 2
+    assert "odd count" in capsys.readouterr().err
     assert main(["univae", "encode", "--model", str(out), "今天天气怎么样"]) == 0
     assert len(json.loads(capsys.readouterr().out)["z"]) == 8
 
@@ -52,6 +60,8 @@ def test_univae_train_then_reconstruct(tmp_path, data_dir, capsys, monkeypatch):
     assert main(["univae", "train", "--out", str(out), "--data-dir", str(data_dir), "--latent-layers", "1",
                  "--z-dim", "8", *TINY, "--max-steps", "6", "--resume"]) == 0
     assert "6 steps" in capsys.readouterr().out
+    calls = json.loads((out / "run" / "invocations.json").read_text(encoding="utf-8"))
+    assert [c["resume"] for c in calls] == [False, True] and calls[1]["max_steps"] == 6  # how each process started
 
 
 def test_generate_train_then_generate(tmp_path, data_dir, capsys):

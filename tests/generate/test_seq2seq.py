@@ -91,3 +91,22 @@ def test_generation_outputs(tokenizer):
     assert cos == sorted(cos, reverse=True) and all(-1 - 1e-6 <= c <= 1 + 1e-6 for c in cos)
     vec = model.encode(tokenizer, ["今天天气怎么样"] + texts)
     assert np.allclose(vec[1:] @ vec[0], cos, atol=1e-5)
+
+
+def test_heldout_sentences_are_cut_like_training_sentences_and_never_seen(tmp_path):
+    from simlab.generate.data import _key, load_generation_data
+    from simlab.generate.text import cut_sentence
+
+    root = tmp_path / "data"
+    long_test = "花呗怎么还款，我想知道今天能不能提前还清全部的欠款以及利息的计算方式"  # 36 chars, cut at the comma
+    shared_prefix = "借呗可以提前还吗，另外借呗的额度是多少呢"  # 20 chars; its cut is a training sentence
+    for task in ("LCQMC", "BQ", "ATEC", "PAWSX"):
+        (root / task).mkdir(parents=True)
+        (root / task / f"{task}.valid.data").write_text("借呗可以提前还吗，\t借呗能提前还款吗\t1\n", "utf-8")
+        (root / task / f"{task}.test.data").write_text(f"{long_test}\t{shared_prefix}\t0\n", "utf-8")
+    (root / "CLUE" / "AFQMC").mkdir(parents=True)
+    (root / "CLUE" / "AFQMC" / "train.txt").write_text("今天下雨\t明天下雨\t0\n", "utf-8")
+    data = load_generation_data(root, max_chars=16)
+    assert data.heldout == [cut_sentence(long_test, 16)] == ["花呗怎么还款，"]
+    assert all(len(s) <= 16 for s in data.heldout)
+    assert not {_key(s) for s in data.heldout} & {_key(s) for s in data.sentences}
