@@ -2,7 +2,8 @@
 
 Anchors (spec clue_sim.md §1.5-1.7 and the issue; ×100). **Split matters**: CLUE leaderboard numbers are on the
 hidden *test* sets; only the GAU-α post (kexue.fm/archives/9052) and the official per-task tables report *dev*.
-The GAU-α CMRC2018 column is 8739's strict span match, not the official EM.
+The GAU-α CMRC2018 column is 8739's strict span match, not the official EM. FewCLUE anchors are the fine-tuning and PET
+rows of the FewCLUE repository (test set), to read against a run's ``test_public`` column.
 
 >>> rows = anchor_rows()
 >>> rows[0]["split"], rows[0]["scores"]["afqmc"]
@@ -38,6 +39,17 @@ ANCHORS = (
     ("RoBERTa-wwm-ext, official CLUE recipe (CLUE README)", "dev",
      {"afqmc": 74.30, "tnews": 57.51, "iflytek": 60.8, "cmnli": 80.70, "cluewsc2020": 67.2, "csl": 80.67,
       "cmrc2018": 67.89, "chid": 83.78, "c3": 67.06}),
+)
+
+
+FEW_COLUMNS = ("eprstmt", "bustm", "ocnli", "tnews", "cluewsc", "iflytek", "csl")
+
+# FewCLUE fine-tuning baselines (CLUEbenchmark/FewCLUE, baselines/models_pytorch/lm-bff/README.md; the FewCLUE test
+# set, whose labelled public part is test_public); chance is 50 for the 2-class tasks and 33 for OCNLI.
+FEW_ANCHORS = (
+    ("FineTuning, BERT (FewCLUE repo)", "test", dict(zip(FEW_COLUMNS, (61.9, 54.1, 33.6, 40.5, 50.3, 22.6, 50.5)))),
+    ("FineTuning, RoBERTa (FewCLUE repo)", "test", dict(zip(FEW_COLUMNS, (63.2, 55.5, 33.5, 49.3, 49.6, 32.8, 50.0)))),
+    ("PET (FewCLUE repo)", "test", dict(zip(FEW_COLUMNS, (87.2, 64.0, 43.9, 53.7, 59.2, 35.1, 55.0)))),
 )
 
 
@@ -116,4 +128,8 @@ def results_table(run_dirs: list[str | Path]) -> str:
     for a in anchor_rows():
         cells = " | ".join(f"{a['scores'][c]:.2f}" if c in a["scores"] else "" for c in COLUMNS)
         lines.append(f"| {a['name']} | **{a['split']}** | {cells} |")
+    lines += ["", "| FewCLUE anchor | split | " + " | ".join(FEW_COLUMNS) + " |",
+              "|---|---|" + "---|" * len(FEW_COLUMNS)]
+    for name, split, scores in FEW_ANCHORS:
+        lines.append(f"| {name} | **{split}** | " + " | ".join(f"{scores[c]:.2f}" for c in FEW_COLUMNS) + " |")
     return "\n".join(lines) + "\n"

@@ -127,7 +127,8 @@ def test_results_table_lists_runs_and_marks_anchor_splits(tmp_path):
     assert ("| afqmc | e5-small | 1 ep, len 128, bs 32x1, train 3000 of 34334 | 3000 / 4316 | accuracy | 70.12 | n/a |"
             in md)
     assert "| ALBERT-tiny, 4M params (CLUE baseline) | **test** | 69.92 |" in md
-    assert md.count("**dev**") == 4 and md.count("**test**") == 4
+    assert md.count("**dev**") == 4 and md.count("**test**") == 4 + 3  # + the FewCLUE fine-tuning / PET rows
+    assert "| FineTuning, RoBERTa (FewCLUE repo) | **test** | 63.20 | 55.50 | 33.50 |" in md
 
 
 def test_majority_floor_is_the_commonest_train_label_scored_on_dev(tmp_path):
