@@ -47,6 +47,22 @@ def test_reader_train_dev_test(clue_data):
     assert test[0].label is None and test[0].answers == []
 
 
+def test_dev_question_keeps_all_answer_texts_when_one_start_is_off(tmp_path):
+    """EM/F1 read answer texts only: a wrong answer_start on an extra answer neither drops the question nor its
+    text; a question with no usable start at all is left out and counted."""
+    import json
+
+    ctx = "大猫坐在上，小狗跑。红猫在上，蓝狗坐。"
+    qas = [{"id": "D_0", "question": "谁坐", "answers": [{"text": "蓝狗", "answer_start": 15},
+                                                       {"text": "蓝狗坐", "answer_start": 3}]},  # 2nd start is off
+           {"id": "D_1", "question": "谁跑", "answers": [{"text": "小狗", "answer_start": 0}]}]  # no usable start
+    f = tmp_path / "dev.json"
+    f.write_text(json.dumps({"data": [{"paragraphs": [{"context": ctx, "qas": qas}]}]}, ensure_ascii=False), "utf-8")
+    dev = cmrc2018.TASK.read([f], "dev")
+    assert [e.uid for e in dev.examples] == ["D_0"] and dev.examples[0].answers == ["蓝狗", "蓝狗坐"]
+    assert len(dev.skipped) == 1 and "D_1" in dev.skipped[0][2]
+
+
 def test_featurize_labels_map_back_to_the_answer(tiny_tokenizer):
     ctx = "大猫坐在上，小狗跑。红猫在上，蓝狗坐。" * 3
     ex = CmrcExample("q", "谁跑", ctx, ["蓝狗"], 53)  # the third copy of 蓝狗
