@@ -1,4 +1,5 @@
-"""One JSON-lines record, parsed with the file:line error every reader gives (CLUE tasks, the pretraining corpus).
+"""One JSON-lines record, parsed with the file:line error every reader gives (CLUE tasks, the pretraining
+corpus, the retrieval / scale corpus readers).
 
 >>> json_object_line("a.jsonl", 3, '{"text": "你好"}')
 {'text': '你好'}

@@ -19,11 +19,11 @@ Rules (nothing is dropped silently):
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simlab.data.jsonl import json_object_line
 from simlab.errors import BadInputError, DataError, MissingFileError
 
 TEXT_FIELDS = ("text", "sentence")
@@ -140,12 +140,7 @@ def parse_line(raw: bytes, path: str | os.PathLike, lineno: int, fmt: str) -> tu
 
 
 def _parse_jsonl(line: str, path: Path, lineno: int) -> tuple[str, str]:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(obj, dict):
-        raise DataError(f"{path}:{lineno}: expected a JSON object with 'id' and 'text', got {type(obj).__name__}")
+    obj = json_object_line(path, lineno, line)
     if "id" not in obj or obj["id"] is None or isinstance(obj["id"], (dict, list, bool)):
         raise DataError(f"{path}:{lineno}: missing or invalid 'id' field (need a string or integer)")
     field_name = next((f for f in TEXT_FIELDS if f in obj), None)
