@@ -80,7 +80,8 @@ def run(args) -> int:
         warmup=args.warmup, pooling=args.pooling, limit=args.limit, seed=args.seed, resume=args.resume,
         train_file=args.train_file, dev_file=args.dev_file, save_steps=args.save_steps, precision=args.precision,
         train_limit=args.train_limit, tests=args.tests,
-        minutes=args.minutes, keep_checkpoints=args.keep_checkpoints, command="simlab " + shlex.join(sys.argv[1:]) if sys.argv else "")
+        minutes=args.minutes, keep_checkpoints=args.keep_checkpoints,
+        command="simlab " + shlex.join(sys.argv[1:]) if sys.argv else "")
     print(summary_line(summary))
     return 0
 

@@ -72,9 +72,9 @@ def majority_accuracy(s: dict) -> float | None:
     from simlab.clue.common import limit_examples
     from simlab.clue.tasks import get_task
 
-    task = get_task(s["task"])
-    if task.kind != "classify":
+    if not _is_classify(s["task"]):
         return None
+    task = get_task(s["task"])
     try:
         train, dev = ([e.label for e in limit_examples(task.read([Path(f) for f in s["files"][split]], split).examples,
                                                        s.get("limit"))] for split in ("train", "dev"))

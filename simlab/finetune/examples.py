@@ -63,11 +63,11 @@ def heldout_scores(encoder, pooling: str, tasks, data_dir=None, split: str = "te
         texts = list(dict.fromkeys(s1 + s2))
         row = {s: i for i, s in enumerate(texts)}
         vecs = encoder.encode(texts, pooling=pooling, max_length=spec.max_length, batch_size=batch_size)  # (U, D)
-        cos = cosine_pairs(vecs[[row[s] for s in s1]], vecs[[row[s] for s in s2]])
+        r1, r2 = [row[s] for s in s1], [row[s] for s in s2]
+        cos = cosine_pairs(vecs[r1], vecs[r2])
         out[spec.name] = {"spearman": 100 * spearman(cos, ps.scores[idx]), "pairs": int(len(idx))}
         if whiten:
-            out[spec.name]["whitened"] = _whitened(vecs, [row[s] for s in s1], [row[s] for s in s2],
-                                                   ps.scores[idx], whiten)
+            out[spec.name]["whitened"] = _whitened(vecs, r1, r2, ps.scores[idx], whiten)
     return out
 
 
@@ -77,12 +77,14 @@ def _whitened(vecs, r1, r2, gold, settings) -> dict:
     from simlab.whitening import Whitening
 
     d = vecs.shape[1]
+    full = Whitening().fit(vecs)  # one pass over the vectors; each k reuses its moment statistics
     res = {}
     for setting in settings:
         k = None if setting == "full" else int(setting)
         if k is not None and k > d:
             res[str(setting)] = None
             continue
-        y = Whitening(n_components=k).fit(vecs).transform(vecs)  # (U, k), L2-normalised
+        w = full if k is None else full.with_params(n_components=k)
+        y = w.transform(vecs)  # (U, k), L2-normalised
         res[str(setting)] = 100 * spearman(cosine_pairs(y[r1], y[r2]), gold)
     return res
