@@ -50,11 +50,16 @@ class CorruptCacheError(CacheError):
     """A cache file is truncated, unreadable or fails its checksum."""
 
 
+def _digest(vectors: np.ndarray) -> str:
+    """sha256 of the matrix bytes (C order), read in place: no ``tobytes()`` copy of a possibly large matrix."""
+    return hashlib.sha256(memoryview(np.ascontiguousarray(vectors)).cast("B")).hexdigest()
+
+
 def save_vectors(path: Path, vectors: np.ndarray, meta: dict[str, str]) -> Path:
     from safetensors.numpy import save_file
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    meta = {**meta, "format": FORMAT, "sha256": hashlib.sha256(vectors.tobytes()).hexdigest()}
+    meta = {**meta, "format": FORMAT, "sha256": _digest(vectors)}
     return atomic_write(path, lambda p: save_file({"vectors": vectors}, str(p), metadata=meta))
 
 
@@ -68,7 +73,7 @@ def load_vectors(path: Path) -> np.ndarray:
             vectors = f.get_tensor("vectors")
     except Exception as exc:  # truncated header, bad JSON, short data ...
         raise CorruptCacheError(f"{path}: unreadable ({exc})") from exc
-    if meta.get("format") != FORMAT or hashlib.sha256(vectors.tobytes()).hexdigest() != meta.get("sha256"):
+    if meta.get("format") != FORMAT or _digest(vectors) != meta.get("sha256"):
         raise CorruptCacheError(f"{path}: checksum mismatch")
     return vectors
 

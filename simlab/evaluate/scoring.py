@@ -79,8 +79,10 @@ def fit_whitening(X64: np.ndarray, fit_rows: np.ndarray, fit_on: str, source_mod
     n = float(counts.sum())
     mu = counts @ X64 / n  # (d,)
     Xc = X64 - mu  # (U, d)
-    scatter = (Xc * counts[:, None]).T @ Xc  # Σ_i c_i (x_i − μ)ᵀ(x_i − μ)
-    scatter = (scatter + scatter.T) / 2
+    # Σ_i c_i (x_i − μ)ᵀ(x_i − μ) = AᵀA with A = √c ⊙ Xc: numpy sends A.T @ A of ONE buffer to BLAS syrk (a symmetric
+    # rank-U update, half the flops of the general product that (c ⊙ Xc)ᵀ Xc needs, and symmetric by construction)
+    A = Xc if np.all(counts == 1.0) else Xc * np.sqrt(counts)[:, None]  # (U, d)
+    scatter = A.T @ A
     white = Whitening.from_stats(MomentStats(int(n), mu, scatter), fit_on=fit_on, source_model=source_model)
     return white, Xc
 
