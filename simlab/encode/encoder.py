@@ -23,6 +23,7 @@ import torch
 from simlab.encode.identity import cached_weights_hash
 from simlab.encode.pooling import POOLER_POOLINGS, POOLINGS, pool_all
 from simlab.errors import ModelError
+from simlab.models.placeholder_pooler import is_placeholder
 
 
 class MissingWeightsError(ModelError, RuntimeError):
@@ -74,7 +75,10 @@ def load_hf_model(path_or_id: str, local_files_only: bool | None = None, **kwarg
             f"{path_or_id}: the checkpoint has no weights for {len(other)} parameters "
             f"({', '.join(other[:5])}{' ...' if len(other) > 5 else ''}); transformers would initialise them at random"
         )
-    has_pooler = getattr(model, "pooler", None) is not None and not pooler_missing
+    pooler = getattr(model, "pooler", None)
+    if pooler is not None and not pooler_missing and is_placeholder(pooler.parameters()):
+        pooler_missing = {"pooler (all-zero placeholder)"}  # simlab.models.placeholder_pooler: not a pooler
+    has_pooler = pooler is not None and not pooler_missing
     if pooler_missing:
         model.pooler = None  # never let a randomly initialised pooler produce vectors
     return model.eval(), tokenizer, has_pooler

@@ -128,6 +128,7 @@ def export_sentence_transformer(encoder, pooling: str, whitening, out: str | os.
     from sentence_transformers import SentenceTransformer
 
     from simlab.io import atomic_write_json
+    from simlab.models.placeholder_pooler import add_placeholder_pooler
 
     modules = build_modules(encoder, pooling, whitening, k)
     prompts = {PROMPT_NAME: encoder.prefix} if encoder.prefix else {}
@@ -136,11 +137,8 @@ def export_sentence_transformer(encoder, pooling: str, whitening, out: str | os.
                                 similarity_fn_name="cosine")
     out = Path(out)
     model.save(str(out))
-    if dropped_pooler(encoder):  # sentence-transformers does not persist model_kwargs; its config key does
-        cfg_path = out / "sentence_bert_config.json"
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-        cfg["model_args"] = {**cfg.get("model_args", {}), "add_pooling_layer": False}
-        atomic_write_json(cfg_path, cfg)
+    if dropped_pooler(encoder):  # zeros, not model_args, so ST's onnx / openvino backends load it too
+        add_placeholder_pooler(out / "model.safetensors", encoder.dim)
     white = None
     if whitening is not None:
         white = {"d": whitening.n_features_in_, "k": int(k or whitening.n_components_), "fit_on": whitening.fit_on,

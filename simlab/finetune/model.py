@@ -101,10 +101,9 @@ def save_finetuned(model, out: str | os.PathLike, record: dict) -> Path:
     model.save(str(out))
     backbone = model[0].auto_model
     if getattr(backbone, "pooler", "absent") is None:  # built with add_pooling_layer=False (no pooler weights)
-        # as simlab.export.st_export: sentence-transformers does not persist model_kwargs, its config key does
-        cfg_path = out / "sentence_bert_config.json"
-        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-        cfg["model_args"] = {**cfg.get("model_args", {}), "add_pooling_layer": False}
-        atomic_write_json(cfg_path, cfg)
+        # as simlab.export.st_export: a zero placeholder, which every sentence-transformers backend loads
+        from simlab.models.placeholder_pooler import add_placeholder_pooler
+
+        add_placeholder_pooler(out / "model.safetensors", int(backbone.config.hidden_size))
     atomic_write_json(out / RECORD, {"format": "simlab-finetune", **record})
     return out

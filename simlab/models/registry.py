@@ -67,8 +67,11 @@ def _safetensors_has_pooler(folder: Path) -> bool | None:
         return None
     from safetensors import safe_open
 
+    from simlab.models.placeholder_pooler import is_placeholder
+
     with safe_open(str(path), framework="numpy") as f:
-        return any(k.split(".")[-3:-1] == ["pooler", "dense"] for k in f.keys())
+        keys = [k for k in f.keys() if k.split(".")[-3:-1] == ["pooler", "dense"]]
+        return bool(keys) and not is_placeholder(f.get_tensor(k) for k in keys)  # zeros = no pooler
 
 
 def _folder_ref(name: str, folder: Path, language: str | None = None) -> ModelRef:

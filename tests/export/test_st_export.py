@@ -110,14 +110,39 @@ def test_whitening_layers_keep_the_bias(encoder):
     assert np.all(np.abs(b + mu @ W) <= (U32 + gamma(W.shape[0] + 2, U64)) * scale * (1 + U32))
 
 
-def test_checkpoint_without_pooler_exports_without_a_random_one(tmp_path):
+def test_checkpoint_without_pooler_exports_a_zero_placeholder_not_a_random_one(tmp_path):
     enc = Encoder(tiny_bert(tmp_path / "np", with_pooler=False))
     X = enc.encode(TEXTS, pooling="last-avg")
     white = Whitening().fit(X)
     out = export_sentence_transformer(enc, "last-avg", white, tmp_path / "st")
-    loaded = load_st(out)
-    assert loaded[0].auto_model.pooler is None  # no freshly initialised pooler hiding in the folder
+    # no model_args: sentence-transformers' onnx / openvino backends pass them to optimum, which rejects them
+    assert "model_args" not in json.loads((out / "sentence_bert_config.json").read_text())
+    pooler = load_st(out)[0].auto_model.pooler  # loaded from the folder: zeros, never freshly initialised
+    assert all(p.count_nonzero() == 0 for p in pooler.parameters()) and len(list(pooler.parameters())) == 2
     assert_st_export_matches(out, enc, "last-avg", white, None, TEXTS)
+    again = Encoder(str(out))  # simlab reads the placeholder as "no pooler": the source's poolings, no more
+    assert not again.has_pooler and again.poolings == enc.poolings
+    assert np.array_equal(again.encode(TEXTS, pooling="last-avg"), X)
+
+
+@pytest.mark.skipif(not os.environ.get("SIMLAB_ST_BACKENDS_PYTHON"),
+                    reason="set SIMLAB_ST_BACKENDS_PYTHON to a python with sentence-transformers[onnx] (optimum needs "
+                           "transformers < 4.58, which this environment cannot hold)")
+def test_export_loads_under_sentence_transformers_onnx_backend(tmp_path):
+    """Opt-in: the exported folder through ``SentenceTransformer(DIR, backend="onnx")`` in another environment."""
+    import subprocess
+
+    enc = Encoder(tiny_bert(tmp_path / "np", with_pooler=False))
+    out = export_sentence_transformer(enc, "last-avg", None, tmp_path / "st")
+    ref = enc.encode(TEXTS[:8], pooling="last-avg", normalize_embeddings=True)
+    script = ("import sys, json, numpy as np; from sentence_transformers import SentenceTransformer as S; "
+              "m = S(sys.argv[1], device='cpu', backend='onnx'); "
+              "print(json.dumps(m.encode(json.loads(sys.argv[2]), normalize_embeddings=True).tolist()))")
+    res = subprocess.run([os.environ["SIMLAB_ST_BACKENDS_PYTHON"], "-c", script, str(out), json.dumps(TEXTS[:8])],
+                         capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = np.array(json.loads(res.stdout.strip().splitlines()[-1]))
+    assert np.min(np.sum(got * ref, axis=1)) > 1 - 1e-5  # ONNX Runtime's fp32 kernels: cosine to simlab's vectors
 
 
 def test_prefix_becomes_the_default_prompt(tmp_path, encoder):
