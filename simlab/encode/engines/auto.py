@@ -24,7 +24,8 @@ _EXTRA = {"onnx": "pip install 'simlab[onnx]'", "openvino": "pip install 'simlab
 # Fastest first, from benchmarks/bench_encode.py (README "Encoding speed"): the fp32 entries give vectors equal to
 # torch fp32 (cosine 1.00000), bf16 only where the CPU has it natively. int8 is NOT in the auto list: its measured
 # fidelity (min cosine 0.97 OpenVINO/NNCF, 0.82 ONNX Runtime static) and speed (no gain over OpenVINO fp32 on AVX2)
-# do not earn it; the Spearman change on the 12 tasks is still to be measured (bench_precision_quality.py).
+# do not earn it, nor does their Spearman change on the 12 tasks (up to 0.99 / 3.23 / 7.07 points for OpenVINO / torch /
+# ONNX Runtime int8; README "Encoding speed").
 AUTO_ORDER = (("openvino", "bf16"), ("openvino", "fp32"), ("onnx", "fp32"), ("torch", "fp32"))
 
 
