@@ -3,7 +3,7 @@
 Why: such a folder used to say ``model_args: {add_pooling_layer: false}`` in ``sentence_bert_config.json`` so that
 ``SentenceTransformer(folder)`` would not build a randomly initialised pooler. sentence-transformers' ``onnx`` and
 ``openvino`` backends hand ``model_args`` to optimum's ``ORTModel`` / ``OVModel``, which reject the keyword
-(issue 14). Zero weights load under every backend without any model argument, are deterministic (no random
+(issue 14). Zero weights need no model argument (checked under the onnx backend; openvino could not be installed here), are deterministic (no random
 layer, no "newly initialized" warning), and are never used by the exported pipeline (mean, cls or layer pooling).
 
 A pooler whose weight and bias are all zero is not a pooler: it maps every sentence to tanh(0) = 0. simlab's own
