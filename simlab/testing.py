@@ -172,3 +172,46 @@ def assert_st_export_matches(folder, encoder, pooling: str, white=None, k: int |
     tol = (split_centre_error(X, white, kk, dx, U64) + transform_error(X, white, kk))[:, None]
     err = np.abs(got - ref)
     assert np.all(err <= tol), f"max error {err.max():.3g}, worst error/bound {(err / tol).max():.3g}"
+
+
+def run_cli(*args, env=None, data_dir=None, cwd=None, timeout=600):
+    """Run the real ``simlab`` command (``python -m simlab.cli.main ARGS``) offline in a subprocess.
+
+    Returns ``(rc, stdout, stderr, seconds)``. ``SIMLAB_DATA`` / ``SIMLAB_DEBUG`` of the caller are dropped; pass
+    ``data_dir`` to set the data folder.
+
+    >>> rc, out, err, secs = run_cli("dims", "1000")          # doctest: +SKIP
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+
+    full = {k: v for k, v in os.environ.items() if k not in ("SIMLAB_DATA", "SIMLAB_DEBUG")}
+    full.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    if data_dir is not None:
+        full["SIMLAB_DATA"] = str(data_dir)
+    full.update(env or {})
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "simlab.cli.main", *map(str, args)], capture_output=True,
+                          text=True, env=full, cwd=cwd, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - t0
+
+
+def assert_bad_input(args, *needles, within: float | None = None, env=None, data_dir=None, cwd=None, code=2):
+    """Run ``simlab ARGS`` and assert the bad-input contract: exit ``code`` (2), no traceback, exactly one
+    ``simlab: error:`` line containing every needle, and (``within``) that it failed in under that many seconds
+    (options are checked before any model loads: the issue-21 table uses ``within=3``).
+
+    >>> assert_bad_input(["pretrain", "--max-steps", "0"], "--max-steps", within=3)   # doctest: +SKIP
+    """
+    rc, out, err, secs = run_cli(*args, env=env, data_dir=data_dir, cwd=cwd)
+    assert rc == code, (args, rc, err[-2000:])
+    assert "Traceback" not in out + err, (args, err[-2000:])
+    lines = [line for line in err.splitlines() if line.startswith("simlab: error:")]
+    assert len(lines) == 1, (args, err[-2000:])
+    for needle in needles:
+        assert needle in lines[0], (args, needle, lines[0])
+    if within is not None:
+        assert secs < within, (args, f"took {secs:.1f} s (limit {within} s): checked after something loaded?")
+    return lines[0]

@@ -45,7 +45,7 @@ def run(args) -> int:
         print(f"simlab encode: {msg}", file=sys.stderr, flush=True)
 
     args.written = [f"{args.out}: the shards finished so far (shard-*.npy, .docs.jsonl, .json)"]  # for Ctrl-C
-    args.resume = "finished shards are kept (checked by sha256) and only the rest is encoded"
+    args.resume_note = "finished shards are kept (checked by sha256) and only the rest is encoded"
     with executor_from_args(args) as executor:
         engine = {k: getattr(args, k) for k in ("engine", "precision") if getattr(args, k) is not None}
         encoder = load_encoder(args.model, max_length=args.max_length, prefix=args.prefix,

@@ -72,7 +72,7 @@ def run(args) -> int:
     t_start = time.perf_counter()
     written = getattr(args, "written", [])  # what is on disk so far, for the Ctrl-C message of simlab.cli.main
     if args.cache:
-        args.resume = ("tasks whose sentence vectors are in the vector cache are not encoded again "
+        args.resume_note = ("tasks whose sentence vectors are in the vector cache are not encoded again "
                        "(results.json / results.csv are rewritten after every task)")
     for i, task in enumerate(tasks, 1):
         spec = get_task(task)

@@ -133,7 +133,7 @@ def run(args) -> int:
     else:
         written = getattr(args, "written", [])  # for the Ctrl-C message of simlab.cli.main
         results_file = Path(args.out) / "results.jsonl"
-        args.resume = (f"the cells already in {results_file} are kept and only the missing ones run (sentence "
+        args.resume_note = (f"the cells already in {results_file} are kept and only the missing ones run (sentence "
                        "vectors already encoded come from the vector cache)")
 
         def note_cell(n: int, key: str) -> None:

@@ -11,7 +11,9 @@ Errors (one place for every subcommand, see README "When something goes wrong"):
 - ``--debug`` (anywhere on the command line) or ``SIMLAB_DEBUG=1`` re-raises instead, with the traceback;
 - anything else is a bug: its traceback, then one line saying so and where to report it; exit 1;
 - Ctrl-C prints no traceback: it says what the command had already written (commands append to
-  ``args.written``) and how a rerun resumes (a string in ``args.resume``); exit 130.
+  ``args.written``) and how a rerun resumes (a string in ``args.resume_note``); a training command sets
+  ``args.run_dir`` (its run folder) and the message names the last complete checkpoint and the ``--resume``
+  command (:func:`simlab.train.run.describe_interrupt`); exit 130.
 
 >>> main(["dims", "100000"])                                  # doctest: +SKIP
 0
@@ -85,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     args.debug = debug
     if not hasattr(args, "written"):
         args.written = []  # what the command has finished writing, for the Ctrl-C message
-    if not hasattr(args, "resume"):  # a command's own --resume flag (finetune, clue) keeps its value
-        args.resume = None  # a string: how a rerun picks up from what was written
+    args.resume_note = None  # a string: how a rerun picks up from what was written
+    args.run_dir = None  # a training command's run folder (the run contract)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -157,10 +159,18 @@ def _silence_stdout() -> None:
 
 def _report_interrupt(args) -> None:
     written = [w for w in getattr(args, "written", []) if w]
-    print("\nsimlab: interrupted (Ctrl-C)" + ("" if written else "; nothing was written"), file=sys.stderr)
+    run_lines = []
+    if getattr(args, "run_dir", None):
+        from simlab.train.run import describe_interrupt
+
+        run_lines = describe_interrupt(args.run_dir)
+    quiet = written or run_lines
+    print("\nsimlab: interrupted (Ctrl-C)" + ("" if quiet else "; nothing was written"), file=sys.stderr)
     for item in written:
         print(f"simlab: already written: {item}", file=sys.stderr)
-    note = getattr(args, "resume", None)
+    for line in run_lines:
+        print(f"simlab: {line}", file=sys.stderr)
+    note = getattr(args, "resume_note", None)
     if isinstance(note, str) and note:
         print(f"simlab: run the same command again to resume: {note}", file=sys.stderr)
 

@@ -3,7 +3,7 @@
 1. **The loss's own weights survive a kill.** The SBERT head (``MaskedSoftmaxLoss.classifier``) lives in the loss,
    not in the model, so the trainer's checkpoints omit it (its Adam moments are in ``optimizer.pt``, its values are
    not). They are written to ``loss_state.safetensors`` inside each checkpoint *before* simlab's completion
-   marker (:func:`simlab.train.trainer.with_atomic_checkpoints` wraps this class) and loaded back on resume.
+   marker (:class:`simlab.train.checkpoint.CheckpointCompleteCallback`) and loaded back on resume.
 2. **Tokens seen.** The collated batch holds ``sentence1_attention_mask`` etc., not ``input_ids``, so
    transformers cannot count tokens; they are counted here (non-padding), for simlab's tokens/s display.
 

@@ -1,9 +1,12 @@
 """Atomic checkpoints on top of ``Trainer``'s checkpoint folders.
 
 ``Trainer`` writes ``checkpoint-N/`` file by file, so a kill during a save leaves a folder that looks like a
-checkpoint but is not. simlab writes a marker file ``simlab-complete`` (atomically, last) once the folder is
-whole; resuming uses the newest *marked* checkpoint and moves unmarked ones aside. With
-``save_total_limit=2`` the previous complete checkpoint survives while the next one is being written.
+checkpoint but is not. Once the folder is whole (``TrainerCallback.on_save``, :class:`CheckpointCompleteCallback`),
+simlab writes a checksum manifest ``simlab-manifest.json`` (size and SHA-256 of every file) and then, atomically and
+last, the marker ``simlab-complete``. Resuming uses the newest *marked* checkpoint whose files still match their
+checksums (:func:`verify_checkpoint`), moves unmarked ones aside, and a damaged one too (the run contract,
+:mod:`simlab.train.run`). With ``save_total_limit=2`` the previous complete checkpoint survives while the next one
+is being written.
 
 >>> from pathlib import Path
 >>> last_complete_checkpoint(Path("/nonexistent")) is None
@@ -12,14 +15,19 @@ True
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 from pathlib import Path
 
-from simlab.io import atomic_write_text
+from transformers import TrainerCallback
+
+from simlab.io import atomic_write_json, atomic_write_text
 
 MARKER = "simlab-complete"
+MANIFEST = "simlab-manifest.json"
 _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -36,9 +44,53 @@ def checkpoints(out_dir: str | os.PathLike) -> list[tuple[int, Path, bool]]:
     return sorted(found)
 
 
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in (MARKER, MANIFEST))
+
+
 def mark_complete(folder: str | os.PathLike, step: int) -> None:
-    """Write the completion marker into a checkpoint folder (the last file written)."""
-    atomic_write_text(Path(folder) / MARKER, f"{step}\n")
+    """Write the checksum manifest, then the completion marker (the last file written) into a checkpoint folder."""
+    folder = Path(folder)
+    files = {str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in _files(folder)}
+    atomic_write_json(folder / MANIFEST, {"step": step, "files": files})
+    atomic_write_text(folder / MARKER, f"{step}\n")
+
+
+def verify_checkpoint(folder: str | os.PathLike) -> str | None:
+    """None when every file of the manifest is present with its size and SHA-256; else what is wrong (a marked
+    checkpoint without a manifest, from before manifests existed, passes)."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return f"{MANIFEST} is not valid"
+    for rel, want in files.items():
+        p = folder / rel
+        if not p.is_file():
+            return f"{rel} is missing"
+        if p.stat().st_size != want["bytes"]:
+            return f"{rel} has {p.stat().st_size} bytes, {want['bytes']} were written"
+        if _sha256(p) != want["sha256"]:
+            return f"{rel} fails its checksum"
+    return None
+
+
+class CheckpointCompleteCallback(TrainerCallback):
+    """Marks each checkpoint complete once ``Trainer`` has written it (``on_save`` runs after the save)."""
+
+    def on_save(self, args, state, control, **kw):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if args.should_save and folder.is_dir():
+            mark_complete(folder, state.global_step)
+        return control
 
 
 def last_complete_checkpoint(out_dir: str | os.PathLike) -> Path | None:

@@ -11,30 +11,14 @@ multi-GPU through ``torchrun`` / ``accelerate`` are all transformers'. simlab ad
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from pathlib import Path
 
 from simlab.errors import TrainingError
 from simlab.train.callbacks import MetricsJsonlCallback, ProgressCallback, TimeBudgetCallback
-from simlab.train.checkpoint import last_complete_checkpoint, mark_complete, set_aside_incomplete
+from simlab.train.checkpoint import CheckpointCompleteCallback, last_complete_checkpoint, set_aside_incomplete
 from simlab.train.plots import plot_metrics
-
-
-@functools.cache
-def with_atomic_checkpoints(trainer_cls):
-    """A subclass of ``trainer_cls`` whose checkpoints get a completion marker once fully written."""
-
-    class _Atomic(trainer_cls):
-        def _save_checkpoint(self, model, trial):
-            super()._save_checkpoint(model, trial)
-            if self.args.should_save:
-                folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
-                mark_complete(folder, self.state.global_step)
-
-    _Atomic.__name__ = _Atomic.__qualname__ = f"Simlab{trainer_cls.__name__}"
-    return _Atomic
 
 
 def build_trainer(model, args, train_dataset, eval_dataset=None, data_collator=None, compute_metrics=None,
@@ -44,8 +28,9 @@ def build_trainer(model, args, train_dataset, eval_dataset=None, data_collator=N
     atomic checkpoints. Extra keywords go to the trainer (``preprocess_logits_for_metrics``, ``loss``, ...)."""
     from transformers import Trainer
 
-    cls = with_atomic_checkpoints(trainer_cls or Trainer)
-    callbacks = [ProgressCallback(progress_stream, tokens_per_step), MetricsJsonlCallback()]
+    cls = trainer_cls or Trainer
+    callbacks = [ProgressCallback(progress_stream, tokens_per_step), MetricsJsonlCallback(),
+                 CheckpointCompleteCallback()]
     if minutes:
         callbacks.append(TimeBudgetCallback(minutes))
     callbacks += list(kw.pop("callbacks", []) or [])
@@ -74,13 +59,15 @@ def resume_point(out_dir, resume: bool) -> Path | None:
     return None
 
 
-def run(trainer, resume: bool = False, evaluate: bool = True) -> dict:
-    """Train (resuming when asked), then evaluate once more; returns train + final eval metrics.
+def run(trainer, resume: bool = False, evaluate: bool = True, run_folder=None) -> dict:
+    """Train, then evaluate once more; returns train + final eval metrics. With ``run_folder`` (the run contract,
+    :func:`simlab.train.run.open_run`) it resumes from ``run_folder.resume_from()`` (checksums verified, a damaged
+    newest checkpoint set aside); without, from the last complete checkpoint when ``resume``.
 
     Also writes ``curves.png`` beside ``metrics.jsonl``.
     """
     out_dir = Path(trainer.args.output_dir)
-    ckpt = resume_point(out_dir, resume)
+    ckpt = run_folder.resume_from() if run_folder is not None else resume_point(out_dir, resume)
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     metrics = dict(result.metrics)

@@ -203,7 +203,7 @@ def test_ctrl_c_says_what_was_written_without_traceback(monkeypatch, capsys):
 
     def interrupted(args):
         args.written.append("out/results.jsonl (3 cells)")
-        args.resume = "finished cells are kept"
+        args.resume_note = "finished cells are kept"
         raise KeyboardInterrupt
 
     monkeypatch.setattr(dims_cmd, "run", interrupted)
@@ -253,7 +253,7 @@ def test_progress_bar_names_the_task_and_its_place(tiny, tmp_path, monkeypatch, 
 
 
 def test_a_commands_own_resume_flag_is_kept(monkeypatch):
-    """main() keeps the Ctrl-C notes in args.written / args.resume, but never overwrites a --resume option."""
+    """main() keeps the Ctrl-C notes in args.written / args.resume_note, and never touches a --resume option."""
     mod = pytest.importorskip("simlab.cli.finetune_cmd")
     seen = []
     monkeypatch.setattr(mod, "run", lambda args: seen.append((args.resume, args.written)) or 0)
