@@ -43,7 +43,7 @@ def main() -> None:
     from simlab.data import resolve_tasks
     from simlab.encode import load_encoder
     from simlab.encode.cache import VectorCache
-    from simlab.evaluate.runner import prepare_task
+    from simlab.evaluate.task_vectors import prepare_task
     from simlab.grid import GridConfig, ModelSpec, run_grid
 
     torch.set_num_threads(args.threads)

@@ -94,7 +94,7 @@ def run_variant(Y: np.ndarray, qrows: np.ndarray, relevant, kind: str, batches: 
 def bench_task(task: str, encoder, pooling: str, ks_spec: str, kind: str, batches: list[int], online: int,
                repeat: int, log, bg: list[tuple[float, float]] = ()) -> list[dict]:
     from simlab.encode.cache import VectorCache
-    from simlab.evaluate.runner import prepare_task
+    from simlab.evaluate.task_vectors import prepare_task
     from simlab.retrieval import Projection
     from simlab.whitening import Whitening
 

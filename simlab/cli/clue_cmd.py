@@ -2,6 +2,7 @@
 
     simlab clue list                                   # tasks, and which data files are present / missing
     simlab clue run afqmc --model e5-small             # train, keep best dev, write afqmc_predict.json
+    simlab clue run afqmc --recipe 8739                # the exact AdaFactor recipe of the post
     simlab clue submit RUN_DIR... --out clue_submit.zip
     simlab clue table RUN_DIR...                       # dev scores of runs, next to the published anchors
 """
@@ -9,8 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 
 
 def register(sub) -> None:
@@ -18,21 +17,28 @@ def register(sub) -> None:
                        description=__doc__.splitlines()[0])
     csub = p.add_subparsers(dest="clue_command", required=True)
 
-    r = csub.add_parser("run", help="fine-tune one task with the 8739 recipe, predict its test files",
+    r = csub.add_parser("run", help="fine-tune one task (recipe short or 8739), predict its test files",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("task", help="task name (simlab clue list), e.g. afqmc, tnews, cluewsc2020, fewclue-bustm")
     r.add_argument("--model", default="e5-small", help="short name (e5-small), HF model folder or hub id")
+    r.add_argument("--recipe", default="short",
+                   help="short: AdamW, warmup, head lr --head-lr-ratio x the backbone's (learns in a few dozen "
+                        "steps); 8739: AdaFactor lr 5e-4 constant, no warmup (kexue.fm/archives/8739)")
     r.add_argument("--epochs", type=float, default=None, help="default: the task's (10; CLUEWSC 30; CHID 5)")
+    r.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
     r.add_argument("--max-length", type=int, default=None, help="default: the task's (128; CMRC/C3 512; CHID 64)")
     r.add_argument("--batch-size", type=int, default=None, help="default: the task's (32; CMRC 16; C3 4; CHID 12)")
     r.add_argument("--grad-accum", type=int, default=None, help="default: the task's (1; CMRC/CHID 2; C3 4)")
-    r.add_argument("--lr", type=float, default=None, help="default: 5e-4 (AdaFactor), 2e-5 (AdamW)")
-    r.add_argument("--optimizer", default="adafactor", choices=("adafactor", "adamw"),
-                   help="adafactor: constant lr, no warmup (8739); adamw: linear decay with --warmup")
-    r.add_argument("--warmup", type=float, default=0.1, help="warmup ratio for --optimizer adamw")
+    r.add_argument("--lr", type=float, default=None, help="backbone learning rate; default 5e-5 (short), 5e-4 (8739)")
+    r.add_argument("--head-lr-ratio", type=float, default=None,
+                   help="recipe short: the head's learning rate over the backbone's (default 10)")
+    r.add_argument("--warmup", type=float, default=None,
+                   help="recipe short: warmup as a share of the steps, in [0, 1) (default 0.1)")
     r.add_argument("--pooling", default="cls",
                    help="sentence feature: cls (raw last-layer [CLS], 8739), last-avg, first-last-avg, last2avg, "
                         "pooler, pooler-tanh")
+    r.add_argument("--batching", default="length",
+                   help="length: batches of similar length (seeded, resume-exact); random: plain shuffle")
     r.add_argument("--limit", type=int, default=None, help="use only the first N examples of every split (smoke run)")
     r.add_argument("--train-limit", type=int, default=None,
                    help="train on a seeded random N of the training examples; dev and test stay complete")
@@ -41,11 +47,12 @@ def register(sub) -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     r.add_argument("--save-steps", type=int, default=500, help="checkpoint every N optimizer steps")
-    r.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
-    r.add_argument("--minutes", type=float, default=None, help="stop training after this wall time")
+    r.add_argument("--precision", default="auto", help="auto, bf16 or fp32")
+    r.add_argument("--minutes", type=float, default=None,
+                   help="stop training after this wall time (the run stays resumable)")
     r.add_argument("--train-file", default=None, help="read train from this file instead of the task's")
     r.add_argument("--dev-file", default=None, help="read dev from this file instead of the task's")
-    r.add_argument("--threads", type=int, default=None, help="torch threads")
+    r.add_argument("--threads", type=int, default=None, help="torch and BLAS threads")
     r.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
     r.add_argument("--keep-checkpoints", action="store_true",
                    help="keep checkpoint-N/ folders after the run finishes (default: removed; best/ is kept)")
@@ -68,21 +75,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    if args.threads:
-        import torch
+    from simlab.clue.config import ClueConfig, output_folder
+    from simlab.config import config_from_args
 
-        torch.set_num_threads(args.threads)
+    cfg = config_from_args(ClueConfig, args)  # every option checked here, before anything (torch included) loads
+    args.run_dir = output_folder(cfg)  # so Ctrl-C names the last complete checkpoint and the --resume command
     from simlab.clue.runner import run_task, summary_line
 
-    summary = run_task(
-        args.task, args.model, out=args.out, data_dir=args.data_dir, epochs=args.epochs, max_length=args.max_length,
-        batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr, optimizer=args.optimizer,
-        warmup=args.warmup, pooling=args.pooling, limit=args.limit, seed=args.seed, resume=args.resume,
-        train_file=args.train_file, dev_file=args.dev_file, save_steps=args.save_steps, precision=args.precision,
-        train_limit=args.train_limit, tests=args.tests,
-        minutes=args.minutes, keep_checkpoints=args.keep_checkpoints,
-        command="simlab " + shlex.join(sys.argv[1:]) if sys.argv else "")
-    print(summary_line(summary))
+    print(summary_line(run_task(cfg)))
     return 0
 
 

@@ -41,7 +41,6 @@ def register(sub) -> None:
 def run(args) -> int:
     import sys
     import time
-    import warnings
 
     from simlab.data import get_task, resolve_tasks
     from simlab.errors import BadInputError
@@ -57,9 +56,10 @@ def run(args) -> int:
     from simlab.encode import POOLINGS, load_encoder
     from simlab.encode.cache import cached_embed
     from simlab.evaluate.report import render_table, write_results
-    from simlab.evaluate.runner import default_embed, embed_task, model_info, score_task
+    from simlab.evaluate.runner import default_embed, embed_task
+    from simlab.evaluate.scoring import score_poolings
     from simlab.models.registry import DEFAULTS
-    from simlab.whitening import WhiteningWarning, check_k
+    from simlab.whitening import check_k
 
     console = Console(stderr=True)
     embed = cached_embed if args.cache else default_embed
@@ -99,12 +99,10 @@ def run(args) -> int:
         skipped = sum(len(ps.skipped) for ps in tv.splits.values())
         console.print(f"{task}: {sum(len(ps) for ps in tv.splits.values())} pairs, encoded in "
                       f"{tv.encode_seconds:.1f}s" + (f", [yellow]{skipped} bad lines skipped[/]" if skipped else ""))
-        for p in poolings:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", WhiteningWarning)
-                records.extend(score_task(tv, p, settings, model_info(enc), args.split, enc.prefix))
-            for w in {str(c.message) for c in caught if issubclass(c.category, WhiteningWarning)}:
-                console.print(f"  [yellow]{task}/{p}[/]: {w}")
+        for scored in score_poolings(tv, dict.fromkeys(poolings, settings), enc.info(), args.split, enc.prefix):
+            records.extend(scored.records)
+            for w in dict.fromkeys(scored.warnings):
+                console.print(f"  [yellow]{task}/{scored.pooling}[/]: {w}")
         # rewritten after every task (atomically): a crash keeps what was scored, and the vector cache makes
         # the rerun re-encode only the tasks that had not finished
         paths = write_results(records, args.out, _meta(args, tasks, time.perf_counter() - t_start))

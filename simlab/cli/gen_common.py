@@ -8,31 +8,54 @@ import sys
 from simlab.errors import BadInputError
 
 
-def add_train_options(p, default_out: str, default_steps: int, default_batch: int, default_lr: float) -> None:
-    p.add_argument("--out", default=default_out, help="model folder (a name is placed under ~/.cache/simlab/models)")
-    p.add_argument("--base", default="roformer-zh-small",
+def add_train_options(p, kind: str) -> None:
+    """The training options of ``kind`` (dests = :class:`~simlab.generate.config.GeneratorTrainConfig` fields;
+    defaults from its presets; ranges are checked by the config)."""
+    from simlab.generate.config import PRESETS, GeneratorTrainConfig
+
+    d = GeneratorTrainConfig(**PRESETS[kind])
+    p.add_argument("--out", default=d.out, help="model folder (a name is placed under ~/.cache/simlab/models)")
+    p.add_argument("--base", default=d.base,
                    help="backbone: an HF RoFormerForMaskedLM folder or cached name; 'scratch' for a new char model "
                         "(also used, with a note, when the default is not in the cache)")
-    p.add_argument("--max-steps", type=int, default=default_steps)
-    p.add_argument("--batch-size", type=int, default=default_batch)
-    p.add_argument("--lr", type=float, default=default_lr)
-    p.add_argument("--warmup", type=float, default=0.05, help="warmup ratio")
-    p.add_argument("--max-chars", type=int, default=32, help="characters per sentence (the encoder length is +2)")
+    p.add_argument("--max-steps", type=int, default=d.max_steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--warmup", dest="warmup_ratio", type=float, default=d.warmup_ratio, help="warmup ratio, in [0, 1)")
+    p.add_argument("--max-chars", type=int, default=d.max_chars,
+                   help="characters per sentence (the encoder length is +2)")
     p.add_argument("--minutes", type=float, default=None, help="stop after this wall time (with a final save)")
-    p.add_argument("--save-steps", type=int, default=250)
-    p.add_argument("--eval-size", type=int, default=256, help="held-out items for the eval loss")
+    p.add_argument("--save-steps", type=int, default=d.save_steps)
+    p.add_argument("--eval-size", type=int, default=d.eval_size, help="held-out items for the eval loss")
     p.add_argument("--limit", type=int, default=None, help="use only N training items (smoke runs)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", dest="resume_run", action="store_true",  # main() owns args.resume
-                   help="continue from the last complete checkpoint in OUT/run")
-    p.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the unfinished run in OUT from its last complete checkpoint (same settings)")
+    p.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep OUT/run/checkpoint-* after the run finishes (removed by default)")
+    p.add_argument("--precision", default=d.precision, choices=("auto", "bf16", "fp32"))
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     p.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
     g = p.add_argument_group("scratch backbone size (only with --base scratch or a missing default)")
-    g.add_argument("--hidden", type=int, default=256)
-    g.add_argument("--layers", type=int, default=4)
-    g.add_argument("--heads", type=int, default=4)
-    g.add_argument("--ffn", type=int, default=1024)
+    g.add_argument("--hidden", type=int, default=d.hidden)
+    g.add_argument("--layers", type=int, default=d.layers)
+    g.add_argument("--heads", type=int, default=d.heads)
+    g.add_argument("--ffn", type=int, default=d.ffn)
+
+
+def train(args, kind: str, command: str) -> int:
+    """``simlab generate train`` / ``simlab univae train``: the config built by field name, then the recipe."""
+    from simlab.config import config_from_args
+    from simlab.generate.config import GeneratorTrainConfig
+    from simlab.generate.train import train_generator
+
+    cfg = config_from_args(GeneratorTrainConfig, args, kind=kind, out=str(out_folder(args.out)))
+    args.run_dir = cfg.out  # Ctrl-C names the last complete checkpoint and the --resume command
+    m = train_generator(cfg)
+    eval_loss = m.get("eval_loss")
+    print(f"simlab {command}: wrote {cfg.out} (backbone: {m['base']}; {m['global_step']} steps; eval loss "
+          + (f"{eval_loss:.4f})" if eval_loss is not None else "n/a)"))
+    return 0
 
 
 def out_folder(out: str):
@@ -40,13 +63,10 @@ def out_folder(out: str):
 
     from simlab.paths import cache_dir
 
+    if not out.strip():
+        raise BadInputError("--out is empty")
     p = Path(out).expanduser()
     return p if ("/" in out or out.startswith(".")) else cache_dir("models") / out
-
-
-def scratch_overrides(args) -> dict:
-    return {"hidden_size": args.hidden, "num_hidden_layers": args.layers, "num_attention_heads": args.heads,
-            "intermediate_size": args.ffn}
 
 
 def model_folder(name: str):
@@ -65,25 +85,44 @@ def model_folder(name: str):
 
 
 def load(args, kind: str):
-    """(model, tokenizer, meta) of ``--model``, checking its kind; sets torch threads."""
-    import torch
-
+    """(model, tokenizer, meta) of ``--model``, checking its kind; applies ``--threads``."""
     from simlab.generate.folder import load_model
+    from simlab.machine import set_threads
 
-    if getattr(args, "threads", None):
-        torch.set_num_threads(args.threads)
-    model, tok, meta = load_model(model_folder(args.model))
+    folder = model_folder(args.model)  # a missing model is reported before torch loads
+    set_threads(getattr(args, "threads", None))
+    model, tok, meta = load_model(folder)
     if meta["kind"] != kind:
         raise BadInputError(f"--model {args.model} is a {meta['kind']} model; this command needs a {kind} model")
     return model, tok, meta
+
+
+def read_sentence_file(path: str) -> list[str]:
+    """Non-blank lines of a UTF-8 file, stripped; a missing file or invalid UTF-8 is one error naming the file
+    (and the line)."""
+    from pathlib import Path
+
+    from simlab.errors import DataError, MissingFileError
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise MissingFileError(f"--file {p}: no such file")
+    out = []
+    for i, raw in enumerate(p.read_bytes().splitlines(), 1):
+        try:
+            line = raw.decode("utf-8-sig" if i == 1 else "utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{p}, line {i}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        if line:
+            out.append(line)
+    return out
 
 
 def input_sentences(args, data=None) -> list[str]:
     """Sentences from positional arguments, ``--file`` (one a line) or ``--heldout N`` (test sentences)."""
     texts = list(getattr(args, "sentences", None) or [])
     if getattr(args, "file", None):
-        with open(args.file, encoding="utf-8") as f:
-            texts += [line.strip() for line in f if line.strip()]
+        texts += read_sentence_file(args.file)
     if getattr(args, "heldout", None):
         if data is None:
             from simlab.generate.data import load_generation_data

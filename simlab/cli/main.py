@@ -41,7 +41,7 @@ BUG_REPORT = ("this is a bug in simlab, not a problem with your input; please re
 # module name under simlab.cli -> registered on startup (missing modules are skipped for partial installs)
 COMMANDS = [
     "eval", "grid", "whiten", "index", "export", "dims",  # index also registers `search`
-    "pretrain", "study", "finetune", "clue", "univae", "generate", "encode",
+    "pretrain", "study", "finetune", "clue", "univae", "generate", "encode", "serve", "trim",
 ]
 
 

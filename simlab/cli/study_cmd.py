@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import argparse
 
+OWN_FILES = ("study.md", "records.json")
+
 
 def register(sub) -> None:
     p = sub.add_parser("study", help="STS study of a pretrained model beside its controls (step 0, bag of chars)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="roformer-zh-small", help="a simlab-pretrained short name or folder")
-    p.add_argument("--tasks", default="zh", help="zh or a comma list of Chinese tasks (default: zh)")
-    p.add_argument("--pooling", default="all", help="comma list of poolings or 'all' (default: all)")
-    p.add_argument("--whiten", default="none,full,256", help="whitening settings as in `simlab eval`")
-    p.add_argument("--steps", default="", help="comma list of checkpoint steps to score along the run, or 'all'")
-    p.add_argument("--step-tasks", default=None, help="tasks for the checkpoints (default: --tasks)")
-    p.add_argument("--step-pooling", default="cls,first-last-avg", help="poolings for the checkpoints")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
-    p.add_argument("--out", default="results/study", help="folder for study.md and records.json")
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       argument_default=argparse.SUPPRESS)  # defaults: simlab.pretrain.study.StudyConfig
+    p.add_argument("--model", help="a simlab-pretrained short name or folder (default: roformer-zh-small)")
+    p.add_argument("--tasks", help="zh or a comma list of Chinese tasks (default: zh)")
+    p.add_argument("--pooling", help="comma list of poolings or 'all' (default: all the model supports)")
+    p.add_argument("--whiten", help="whitening settings as in `simlab eval` (default: none,full,256)")
+    p.add_argument("--steps", help="comma list of checkpoint steps to score along the run, or 'all'")
+    p.add_argument("--step-tasks", help="tasks for the checkpoints (default: --tasks)")
+    p.add_argument("--step-pooling", help="poolings for the checkpoints (default: cls,first-last-avg)")
+    p.add_argument("--batch-size", type=int, help="sentences per batch, ≥ 1 (default: 128)")
+    p.add_argument("--threads", type=int, help="torch and BLAS threads, ≥ 1 (default: torch's)")
+    p.add_argument("--data-dir", help="data folder (default: $SIMLAB_DATA)")
+    p.add_argument("--out", help="folder for study.md and records.json (default: results/study)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -31,26 +34,33 @@ def register(sub) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    from simlab.config import config_from_args
     from simlab.data import resolve_tasks
-    from simlab.io import atomic_write_json, atomic_write_text
+    from simlab.machine import set_threads
     from simlab.models.registry import resolve_model
+    from simlab.outdir import check_output_folder
     from simlab.paths import data_dir
-    from simlab.pretrain.study import available_steps, heldout_by_step, run_study
+    from simlab.pretrain.study import StudyConfig, heldout_by_step, parse_poolings, run_study, study_steps
+
+    cfg = config_from_args(StudyConfig, args)  # every option checked before anything loads
+    folder = Path(resolve_model(cfg.model).path_or_id)
+    steps = study_steps(folder, cfg.steps)
+    out = Path(cfg.out).expanduser()
+    check_output_folder(out, kind="study", reads=[folder], own_files=OWN_FILES)
+    set_threads(cfg.threads)
+    records = run_study(folder, resolve_tasks(cfg.tasks), parse_poolings(cfg.pooling, "--pooling"), cfg.whiten,
+                        steps, resolve_tasks(cfg.step_tasks) if cfg.step_tasks else None,
+                        parse_poolings(cfg.step_pooling, "--step-pooling", allow_all=False), data_dir(cfg.data_dir),
+                        cfg.batch_size, not cfg.no_progress, name=cfg.model)
+    return _write(out, cfg.model, records, heldout_by_step(folder))
+
+
+def _write(out, model: str, records: list[dict], heldout: dict) -> int:
+    from simlab.io import atomic_write_json, atomic_write_text
     from simlab.pretrain.study_report import study_tables
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    folder = Path(resolve_model(args.model).path_or_id)
-    root = data_dir(args.data_dir)
-    steps = available_steps(folder) if args.steps == "all" else [int(s) for s in args.steps.split(",") if s.strip()]
-    records = run_study(folder, resolve_tasks(args.tasks), None if args.pooling == "all" else args.pooling.split(","),
-                        args.whiten, steps, resolve_tasks(args.step_tasks) if args.step_tasks else None,
-                        args.step_pooling.split(","), root, args.batch_size, not args.no_progress, name=args.model)
-    out = Path(args.out)
     atomic_write_json(out / "records.json", records)
-    md = f"# STS study: `{args.model}` beside its controls\n\n" + study_tables(records, heldout_by_step(folder))
+    md = f"# STS study: `{model}` beside its controls\n\n" + study_tables(records, heldout)
     atomic_write_text(out / "study.md", md)
     print(md)
     print(f"wrote {out / 'study.md'} and {out / 'records.json'}")

@@ -14,15 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from simlab.cli.gen_common import (
-    add_train_options,
-    emit,
-    fmt,
-    input_sentences,
-    load,
-    out_folder,
-    scratch_overrides,
-)
+from simlab.cli import gen_common
+from simlab.cli.gen_common import add_train_options, emit, fmt, input_sentences, load
+from simlab.errors import BadInputError
 
 
 def _model_opts(p, inputs: bool = True) -> None:
@@ -44,7 +38,7 @@ def register(sub) -> None:
     fmt_cls = argparse.ArgumentDefaultsHelpFormatter
 
     t = u.add_parser("train", help="train on the question sentences of the non-test splits", formatter_class=fmt_cls)
-    add_train_options(t, "univae-zh-small", default_steps=3000, default_batch=64, default_lr=3e-4)
+    add_train_options(t, "univae")
     t.add_argument("--latent-layers", type=int, default=2, help="top layers that carry a latent block (8475: 4 of 12)")
     t.add_argument("--z-dim", type=int, default=16, help="latent size per layer")
     t.add_argument("--kappa", type=float, default=32.0, help="vMF concentration (fixed)")
@@ -86,37 +80,39 @@ def register(sub) -> None:
 
 
 def train(args) -> int:
-    from simlab.generate.train import train_generator
+    return gen_common.train(args, "univae", "univae")
 
-    out = out_folder(args.out)
-    m = train_generator("univae", out, base=args.base, data_dir=args.data_dir, max_chars=args.max_chars,
-                        max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, warmup_ratio=args.warmup,
-                        seed=args.seed, resume=args.resume_run, minutes=args.minutes, save_steps=args.save_steps,
-                        eval_size=args.eval_size, limit=args.limit, threads=args.threads, precision=args.precision,
-                        settings={"num_latent_layers": args.latent_layers, "z_dim": args.z_dim, "kappa": args.kappa},
-                        scratch_overrides=scratch_overrides(args))
-    print(f"simlab univae: wrote {out} (backbone: {m['base']}; {m['steps']} steps; eval loss "
-          f"{m.get('eval_loss', float('nan')):.4f})")
-    return 0
+
+def _options(args):
+    """The subcommand's options, checked (ranges on :class:`~simlab.generate.options.UniVAEOptions`)."""
+    from simlab.config import config_from_args
+    from simlab.generate.options import UniVAEOptions
+
+    return config_from_args(UniVAEOptions, args)
 
 
 def encode(args) -> int:
-    model, tok, _ = load(args, "univae")
-    texts = input_sentences(args)
+    cfg = _options(args)
+    texts = input_sentences(cfg)
+    model, tok, _ = load(cfg, "univae")
     for t, z in zip(texts, model.encode(tok, texts).tolist()):
         print(json.dumps({"text": t, "z": [round(v, 6) for v in z]}, ensure_ascii=False))
     return 0
 
 
 def reconstruct(args) -> int:
+    cfg = _options(args)
+    texts = input_sentences(cfg)
+    if cfg.table and len(texts) < 2:
+        raise BadInputError(f"--table compares the true latent with a shuffled one: it needs at least 2 sentences, "
+                            f"got {len(texts)}")
     from simlab.generate.univae_eval import decode, reconstruction
 
-    model, tok, meta = load(args, "univae")
-    texts = input_sentences(args)
-    if args.table:
+    model, tok, meta = load(cfg, "univae")
+    if cfg.table:
         from simlab.grid.report_md import md_table
 
-        res = reconstruction(model, tok, texts, batch_size=args.batch_size, seed=args.seed)
+        res = reconstruction(model, tok, texts, batch_size=cfg.batch_size, seed=cfg.seed)
         cols = ["char_acc", "ce_per_token", "ce_per_sentence", "exact_match", "norm_edit"]
         rows = [[f"{mode} z", *(fmt(res[mode][c]) for c in cols)] for mode in ("true", "shuffled", "zeroed")]
         gain = {m: res[m]["ce_per_sentence"] - res["true"]["ce_per_sentence"] for m in ("shuffled", "zeroed")}
@@ -126,85 +122,91 @@ def reconstruct(args) -> int:
                 f"KL(q(z|x) ‖ p(z)) = {model.kl_nats():.2f} nats (constant: {model.n} blocks × vMF d={model.z_dim}, "
                 f"κ={model.kappa:g}). CE gain per sentence from z: {gain['shuffled']:.2f} nats vs shuffled z, "
                 f"{gain['zeroed']:.2f} nats vs zeroed z.")
-        emit({"results": res, "kl_nats": model.kl_nats(), "ce_gain_per_sentence": gain}, args.json, text)
+        emit({"results": res, "kl_nats": model.kl_nats(), "ce_gain_per_sentence": gain}, cfg.json, text)
         return 0
-    outs = decode(model, tok, model.encode(tok, texts), args.method, beam=args.beam)
-    emit([{"input": a, "output": b} for a, b in zip(texts, outs)], args.json,
+    outs = decode(model, tok, model.encode(tok, texts), cfg.method, beam=cfg.beam)
+    emit([{"input": a, "output": b} for a, b in zip(texts, outs)], cfg.json,
          "\n".join(f"{a}\t->\t{b}\t{'(exact)' if a == b else ''}" for a, b in zip(texts, outs)))
     return 0
 
 
 def sample(args) -> int:
+    from simlab.paths import data_dir
+
+    cfg = _options(args)
+    root = data_dir(cfg.data_dir) if cfg.stats else None  # a missing data folder fails before the model loads
     from simlab.generate.univae_eval import prior_samples, sample_stats
 
-    model, tok, meta = load(args, "univae")
-    samples = prior_samples(model, tok, args.n, args.seed, args.method)
-    if not args.stats:
-        emit(samples, args.json, "\n".join(samples))
+    model, tok, meta = load(cfg, "univae")
+    samples = prior_samples(model, tok, cfg.n, cfg.seed, cfg.method)
+    if not cfg.stats:
+        emit(samples, cfg.json, "\n".join(samples))
         return 0
     from simlab.generate.charlm import KneserNeyLM
     from simlab.generate.data import load_generation_data
     from simlab.generate.metrics import text_key
     from simlab.grid.report_md import md_table
 
-    data = load_generation_data(args.data_dir, max_chars=meta.get("max_chars", 32))
+    data = load_generation_data(root, max_chars=meta.get("max_chars", 32))
     keys = {text_key(s) for s in data.sentences}
     lm = KneserNeyLM(data.sentences, order=3)
-    real = data.heldout_sample(args.n, args.seed)
+    real = data.heldout_sample(cfg.n, cfg.seed)
     rows = {"prior samples": sample_stats(samples, keys, lm), "held-out real sentences": sample_stats(real, keys, lm)}
     cols = ["novelty", "unique", "distinct_1", "distinct_2", "char_lm_ppl", "mean_chars", "empty"]
     text = md_table(["set", *cols], [[k, *(fmt(v[c]) for c in cols)] for k, v in rows.items()])
     text += (f"\n\nchar LM: interpolated Kneser-Ney 3-gram on the {len(data.sentences)} training sentences. "
-             f"{args.method} decoding, seed {args.seed}.\n\n" + "\n".join(f"{i + 1}. {s}" for i, s in
-                                                                      enumerate(samples[:args.show])))
-    emit({"stats": rows, "samples": samples}, args.json, text)
+             f"{cfg.method} decoding, seed {cfg.seed}.\n\n" + "\n".join(f"{i + 1}. {s}" for i, s in
+                                                                      enumerate(samples[:cfg.show])))
+    emit({"stats": rows, "samples": samples}, cfg.json, text)
     return 0
 
 
 def swap(args) -> int:
+    cfg = _options(args)
+    texts = input_sentences(cfg)
     from simlab.generate.univae_eval import swap_test
     from simlab.grid.report_md import md_table
 
-    model, tok, _ = load(args, "univae")
-    res = swap_test(model, tok, input_sentences(args), draws=args.draws, seed=args.seed)
+    model, tok, _ = load(cfg, "univae")
+    res = swap_test(model, tok, texts, draws=cfg.draws, seed=cfg.seed)
     cols = ["char_jaccard", "keyword_retention", "template_match", "same_as_reconstruction", "outputs"]
     text = md_table(["re-sampled block", *cols], [[k, *(fmt(v[c]) for c in cols)] for k, v in res["rows"].items()])
     for name, ex in res["examples"].items():
         text += f"\n\n{name}:\n" + "\n".join(f"  {a}  ->  {b}" for a, b in ex)
-    emit(res, args.json, text)
+    emit(res, cfg.json, text)
     return 0
 
 
 def interpolate(args) -> int:
-    from simlab.errors import BadInputError
-    from simlab.generate.univae_eval import interpolate as interp
-
-    texts = input_sentences(args) if (args.sentences or args.file or args.heldout) else []
+    cfg = _options(args)
+    texts = input_sentences(cfg) if (cfg.sentences or cfg.file or cfg.heldout) else []
     if len(texts) % 2:
         raise BadInputError(f"interpolate takes sentences in pairs (A B [A2 B2 ...] from the arguments, then --file "
                             f"lines, then --heldout): got {len(texts)}, an odd count")
-    if not texts and not args.pairs:
+    if not texts and not cfg.pairs:
         raise BadInputError("no sentence pairs: give A B, --file FILE (pairs on consecutive lines), --heldout 2N "
                             "or --pairs N")
-    model, tok, _ = load(args, "univae")
-    results = []
     pairs = [(texts[i], texts[i + 1]) for i in range(0, len(texts), 2)]
-    if args.pairs:
+    if cfg.pairs:
         from simlab.generate.data import load_generation_data
 
-        pool = load_generation_data(args.data_dir).heldout_sample(2 * args.pairs, args.seed)
+        pool = load_generation_data(cfg.data_dir).heldout_sample(2 * cfg.pairs, cfg.seed)
         pairs += [(pool[2 * i], pool[2 * i + 1]) for i in range(len(pool) // 2)]
+    from simlab.generate.univae_eval import interpolate as interp
+
+    model, tok, _ = load(cfg, "univae")
+    results = []
     for a, b in pairs:
-        results.append({"a": a, "b": b, **interp(model, tok, a, b, args.steps)})
+        results.append({"a": a, "b": b, **interp(model, tok, a, b, cfg.steps)})
     lines = []
     if results:
         mono = sum(r["monotonic"] for r in results) / len(results)
         steps = sum(r["distinct_steps"] for r in results) / len(results)
-        lines.append(f"{len(results)} pairs, {args.steps} steps: edit distances monotonic in {mono:.0%} of pairs; "
+        lines.append(f"{len(results)} pairs, {cfg.steps} steps: edit distances monotonic in {mono:.0%} of pairs; "
                      f"{steps:.2f} distinct sentences per path on average.")
-    for r in results[:5] if args.pairs else results:
+    for r in results[:5] if cfg.pairs else results:
         lines.append(f"\n{r['a']}  =>  {r['b']}")
         lines += [f"  t={t:.2f}  {s}  (d_a={da}, d_b={db})" for t, s, da, db in
                   zip(r["t"], r["texts"], r["dist_to_a"], r["dist_to_b"])]
-    emit(results, args.json, "\n".join(lines))
+    emit(results, cfg.json, "\n".join(lines))
     return 0

@@ -21,6 +21,7 @@ naming the expected path.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -143,21 +144,47 @@ def _test(task: ClueTask, name: str) -> TestFile:
 
 # --------------------------------------------------------------------------------------------------- readers
 
-def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-empty line; DataError naming file and line on bad JSON."""
+def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file (a leading BOM dropped, line ends kept); invalid UTF-8 is one DataError
+    naming the file, the line and the byte."""
     path = Path(path)
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}:{lineno}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column "
+                                f"{e.start + 1})") from None
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A whole UTF-8 file (a leading BOM dropped); invalid UTF-8 is one DataError naming the file and line."""
+    path = Path(path)
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[e.start]:02x})") from None
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-empty line; DataError naming file and line on bad JSON or UTF-8."""
+    path = Path(path)
+    for lineno, line in text_lines(path):
+        if line.strip():
             yield lineno, json_object_line(path, lineno, line)
 
 
-def read_json(path: str | os.PathLike):
-    """A whole-file JSON document (CMRC2018, C3, CHID answers); DataError on bad JSON."""
+def read_json(path: str | os.PathLike, object_pairs_hook=None):
+    """A whole-file JSON document (CMRC2018, C3, CHID answers, a run's metrics.json); DataError on bad JSON."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
+        return json.loads(read_text(path), object_pairs_hook=object_pairs_hook)
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
 
@@ -165,16 +192,26 @@ def read_json(path: str | os.PathLike):
 def read_tsv(path: str | os.PathLike, ncols: tuple[int, ...]) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of a headerless TAB file; DataError when a line has a field count not in ``ncols``."""
     path = Path(path)
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) not in ncols:
-                want = " or ".join(str(n) for n in ncols)
-                raise DataError(f"{path}:{lineno}: expected {want} TAB-separated fields, got {len(fields)}")
-            yield lineno, fields
+    for lineno, line in text_lines(path):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) not in ncols:
+            want = " or ".join(str(n) for n in ncols)
+            raise DataError(f"{path}:{lineno}: expected {want} TAB-separated fields, got {len(fields)}")
+        yield lineno, fields
+
+
+def read_summary(run_dir: str | os.PathLike) -> dict:
+    """``RUN/metrics.json`` of a finished ``simlab clue run`` as a dict; missing or damaged: one error line."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise MissingFileError(f"{run_dir}: no metrics.json; not a finished `simlab clue run` folder")
+    summary = read_json(path)
+    if not isinstance(summary, dict):
+        raise DataError(f"{path}: expected one JSON object (the summary of a clue run)")
+    return summary
 
 
 def field_of(obj: dict, key: str, path, lineno: int):

@@ -25,6 +25,7 @@ from torch import nn
 
 from simlab.clue.common import DEFAULT_POOLING
 from simlab.encode.pooling import POOLER_POOLINGS, POOLINGS, pool
+from simlab.errors import BadInputError, TrainingError
 from simlab.nn.globalpointer import (
     NEG_INF,
     GlobalPointer,
@@ -54,9 +55,9 @@ class ClueModel(nn.Module):
                  heads: int = 1):
         super().__init__()
         if pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {pooling!r}; choose from {', '.join(POOLINGS)}")
+            raise BadInputError(f"unknown pooling {pooling!r}; choose from {', '.join(POOLINGS)}")
         if pooling in POOLER_POOLINGS and getattr(backbone, "pooler", None) is None:
-            raise ValueError(f"--pooling {pooling}: this checkpoint has no pooler weights")
+            raise BadInputError(f"--pooling {pooling}: this checkpoint has no pooler weights")
         if pooling not in POOLER_POOLINGS and getattr(backbone, "pooler", None) is not None:
             backbone.pooler = None  # unused: no gradients, no random weights in the saved model
         cfg = backbone.config
@@ -150,15 +151,23 @@ class ClueModel(nn.Module):
         (folder / "clue.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     def load_weights_from(self, folder: str | Path) -> None:
-        """Load weights written by :meth:`save` into this (same-shaped) model."""
+        """Load weights written by :meth:`save` into this (same-shaped) model; a damaged file is one error line."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         folder = Path(folder)
+
+        def load(path: Path) -> dict:
+            try:
+                return load_file(str(path))
+            except (OSError, ValueError, RuntimeError, SafetensorError) as e:
+                raise TrainingError(f"{path}: damaged weights ({' '.join(str(e).split())[:120]})") from None
+
         state = {}
         for shard in sorted((folder / "backbone").glob("*.safetensors")):
-            state.update(load_file(str(shard)))
+            state.update(load(shard))
         missing, unexpected = self.backbone.load_state_dict(state, strict=False)
         bad = [k for k in list(missing) + list(unexpected) if "pooler" not in k]
         if not state or bad:
-            raise RuntimeError(f"{folder}: backbone weights do not fit this model ({', '.join(bad[:5])})")
-        self.head.load_state_dict(load_file(str(folder / "head.safetensors")))
+            raise TrainingError(f"{folder}: backbone weights do not fit this model ({', '.join(bad[:5])})")
+        self.head.load_state_dict(load(folder / "head.safetensors"))

@@ -12,11 +12,10 @@ rows of the FewCLUE repository (test set), to read against a run's ``test_public
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
-from simlab.errors import SimlabError
+from simlab.errors import DataError, SimlabError
 
 COLUMNS = ("afqmc", "tnews", "iflytek", "cmnli", "ocnli", "cluewsc2020", "csl", "cmrc2018", "c3", "chid", "cluener")
 
@@ -87,15 +86,26 @@ def majority_accuracy(s: dict) -> float | None:
 
 
 def run_row(run_dir: str | Path) -> dict:
-    """What the table shows of one finished run (``metrics.json``)."""
-    s = json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))
+    """What the table shows of one finished run (``metrics.json``); a damaged summary is one error line."""
+    from simlab.clue.common import read_summary
+
+    s = read_summary(run_dir)
+    try:
+        return _row(s)
+    except (KeyError, TypeError, AttributeError, ValueError, SimlabError) as e:
+        raise DataError(f"{Path(run_dir) / 'metrics.json'}: not the summary `simlab clue run` writes "
+                        f"({type(e).__name__}: {e})") from None
+
+
+def _row(s: dict) -> dict:
     dev = s["dev"]
     main = dev.get(s["metric"])
     extra = ""
     if s["task"] == "cmrc2018":
         extra = f"EM {dev.get('em', 0):.2f} / F1 {dev.get('f1', 0):.2f}"
     tp = s.get("test", {}).get("test_public", {})
-    setting = f"{s['epochs']:g} ep, len {s['max_length']}, bs {s['batch_size']}x{s['grad_accum']}"
+    setting = (f"{s['recipe']}, " if s.get("recipe") else "") + \
+        f"{s['epochs']:g} ep, len {s['max_length']}, bs {s['batch_size']}x{s['grad_accum']}"
     train = s["counts"]["train"]
     if s.get("limit"):
         setting += f", --limit {s['limit']}"
@@ -104,8 +114,7 @@ def run_row(run_dir: str | Path) -> dict:
     return {"task": s["task"], "model": s["model"], "metric": s["metric"], "dev": main, "extra": extra,
             "test_public": tp.get(s["metric"]), "setting": setting, "train": train, "dev_n": s["counts"]["dev"],
             "best_epoch": s.get("best_epoch"), "minutes": s.get("wall_seconds", 0) / 60,
-            "command": s.get("command", ""), "majority": majority_accuracy(s),
-            "classify": _is_classify(s["task"])}
+            "majority": majority_accuracy(s), "classify": _is_classify(s["task"])}
 
 
 def _is_classify(name: str) -> bool:

@@ -1,45 +1,41 @@
-"""``run_task``: one CLUE task end to end — read, train on ``simlab.train``, keep best dev, predict test, submit.
+"""``run_task``: one CLUE task end to end, in stages that read top to bottom: read the data
+(:func:`simlab.clue.data.load_data`) -> open the run folder (the run contract, :mod:`simlab.train.run`) -> build the
+model and features (:func:`build_parts`) -> train, keeping the best dev weights (:func:`train`) -> predict dev and
+the test files with them (:func:`predict_tests`) -> summary, card and finish (:func:`finish`).
 
 The run folder (``--out``, default ``~/.cache/simlab/models/clue-<task>-<model>``) holds:
 
+- ``simlab_run.json``: the run record (kind ``clue``, the settings compared on ``--resume``, every invocation);
 - ``best/``: the best-dev weights (``backbone/`` is an ordinary HF folder with the tokenizer; ``head.safetensors``;
   ``clue.json``; ``score.json``);
-- ``checkpoint-N/``: ``Trainer`` checkpoints for ``--resume`` (every ``save_steps``, also inside an epoch); removed
-  once the run has finished (weights plus optimizer state, ~3x the model each), unless ``keep_checkpoints``;
-- ``metrics.jsonl`` (training log, dev scores per epoch), ``metrics.json`` (final summary), ``README.md`` (model
-  card), and the task's submission files.
+- ``checkpoint-N/``: ``Trainer`` checkpoints for ``--resume`` (every ``save_steps``), directly in the run folder
+  (``checkpoint_dir="."``); removed once the run has finished unless ``keep_checkpoints``;
+- ``metrics.jsonl`` (training log, dev scores per epoch), ``metrics.json`` (final summary; ``simlab clue submit``
+  checks the predict files against it), ``README.md`` (model card), and the task's submission files.
 
->>> from simlab.clue.runner import run_task
->>> summary = run_task("afqmc", "e5-small", epochs=1, limit=200)   # doctest: +SKIP
->>> summary["dev"]["accuracy"]                                      # doctest: +SKIP
+>>> from simlab.clue.config import ClueConfig
+>>> summary = run_task(ClueConfig(task="afqmc", model="e5-small", epochs=1, limit=200))   # doctest: +SKIP
+>>> summary["dev"]["accuracy"]                                                             # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import platform
-import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from simlab.clue import classify
-from simlab.clue.batching import Collator, predict
-from simlab.clue.common import (
-    DEFAULT_POOLING,
-    ClueTask,
-    data_root,
-    expected,
-    find_files,
-    limit_examples,
-    require_files,
-    special_ids,
-)
-from simlab.clue.model import ClueModel
-from simlab.clue.selection import BestDevCallback, best_score
-from simlab.errors import BadInputError, MissingFileError, TrainingError
-from simlab.io import atomic_write_json, atomic_write_text
+from simlab.clue.card import card_intro, card_sections, card_title, summary_line
+from simlab.clue.common import ClueTask, special_ids
+from simlab.clue.config import ClueConfig, output_folder, resolved
+from simlab.clue.data import TaskData, load_data, skip_report
+from simlab.config import check_config, settings_of
+from simlab.errors import BadInputError, TrainingError
+from simlab.io import atomic_write_json
 
-OPTIMIZERS = ("adafactor", "adamw")
+__all__ = ["run_task", "task_hooks", "load_backbone", "build_parts", "train", "predict_tests", "finish",
+           "summary_line"]
 
 
 def task_hooks(task: ClueTask) -> tuple:
@@ -53,22 +49,9 @@ def task_hooks(task: ClueTask) -> tuple:
             task.score or classify.accuracy, task.write or write_cls)
 
 
-def load_split(task: ClueTask, root: Path, split: str, limit: int | None, override: str | None = None):
-    """(examples, skipped, files) of a split; ``override`` is a file path replacing the task's files."""
-    if override:
-        path = Path(override).expanduser()
-        if not path.is_file():
-            raise MissingFileError(f"--{split}-file {path} does not exist")
-        files = [path]
-    else:
-        files = require_files(root, task, split)
-    loaded = task.read(files, split)
-    return limit_examples(loaded.examples, limit), loaded.skipped, files
-
-
 def load_backbone(model_name: str):
-    """(backbone, tokenizer, model name for the card) via the simlab registry (short names, folders, hub ids)."""
-    from simlab.encode.encoder import load_hf_model
+    """(backbone, tokenizer, model ref) via the simlab registry (short names, folders, hub ids)."""
+    from simlab.models.hf_loading import load_hf_model
     from simlab.models.registry import resolve_model
 
     ref = resolve_model(model_name)
@@ -78,46 +61,107 @@ def load_backbone(model_name: str):
     return backbone, tokenizer, ref
 
 
-def _skip_report(skipped: list, split: str, stream) -> dict:
-    if skipped:
-        first = "; ".join(f"{f}:{n}: {r}" for f, n, r in skipped[:3])
-        print(f"{split}: {len(skipped)} rows left out ({first}{' ...' if len(skipped) > 3 else ''})",
-              file=stream, flush=True)
-    return {"count": len(skipped), "first": [f"{f}:{n}: {r}" for f, n, r in skipped[:10]]}
+@dataclass
+class Parts:
+    """The model of a run and what feeds and scores it."""
+
+    model: object
+    tokenizer: object
+    ref: object
+    collator: object  # simlab.clue.batching.Collator
+    hooks: tuple  # (featurize, decode, score, write)
+    train_feats: list
+    dev_feats: list
+    eval_bs: int
+
+    def evaluate(self, model, task, examples, feats) -> dict:
+        from simlab.clue.batching import predict
+
+        _, decode, score, _ = self.hooks
+        return score(examples, decode(examples, feats, predict(model, feats, self.collator, self.eval_bs), task), task)
 
 
-def _args_cls():
-    """``TrainingArguments``, taking ``warmup_ratio`` as transformers 5 does (a float ``warmup_steps`` < 1)."""
-    import dataclasses
+def build_parts(cfg: ClueConfig, task: ClueTask, data: TaskData) -> Parts:
+    """Load the backbone, put the task's head on it (seeded) and featurize train and dev."""
+    from transformers import set_seed
 
-    from transformers import TrainingArguments
+    from simlab.clue.batching import Collator
+    from simlab.clue.model import ClueModel
 
-    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    set_seed(cfg.seed)
+    backbone, tokenizer, ref = load_backbone(cfg.model)
+    positions = getattr(backbone.config, "max_position_embeddings", None)
+    if positions and cfg.max_length > positions:
+        raise BadInputError(f"--max-length {cfg.max_length}: {ref.name} has {positions} positions")
+    model = ClueModel(backbone, task.kind, num_labels=len(task.labels), pooling=cfg.pooling, heads=len(task.labels))
+    hooks = task_hooks(task)
+    collator = Collator(pad_id=special_ids(tokenizer)[2], kind=task.kind, heads=max(1, len(task.labels)))
+    featurize = hooks[0]
+    return Parts(model=model, tokenizer=tokenizer, ref=ref, collator=collator, hooks=hooks,
+                 train_feats=featurize(data.train, tokenizer, cfg.max_length, task),
+                 dev_feats=featurize(data.dev, tokenizer, cfg.max_length, task),
+                 eval_bs=max(cfg.batch_size, 32) if task.kind == "classify" else cfg.batch_size)
 
-    def make(**kw):
-        if "warmup_ratio" in kw and "warmup_ratio" not in names:
-            ratio = kw.pop("warmup_ratio")
-            kw.setdefault("warmup_steps", ratio if ratio else 0)
-        return TrainingArguments(**kw)
 
-    return make
+def train(cfg: ClueConfig, task: ClueTask, data: TaskData, parts: Parts, run, stream) -> tuple[dict, object]:
+    """Train with the recipe of ``cfg``, scoring dev at every epoch end and keeping the best weights in ``best/``;
+    resumes from the run's last sound checkpoint. Returns (train metrics, the best-dev callback)."""
+    from simlab.clue.recipes import build_clue_trainer
+    from simlab.clue.selection import BestDevCallback
+    from simlab.train.trainer import run as run_trainer
+
+    def save(m, folder):
+        m.save(folder, parts.tokenizer, {"task": task.name, "labels": list(task.labels), "backbone": parts.ref.name,
+                                         "max_length": cfg.max_length})
+
+    callback = BestDevCallback(lambda m: parts.evaluate(m, task, data.dev, parts.dev_feats), save, run.out / "best",
+                               task.metric, stream)
+    trainer = build_clue_trainer(parts.model, parts.train_feats, parts.collator, run.out, cfg, [callback], stream)
+    callback.trainer = trainer
+    metrics = run_trainer(trainer, evaluate=False, run_folder=run)
+    metrics["stopped_early"] = trainer.state.global_step < trainer.state.max_steps
+    metrics["precision"] = "bf16" if trainer.args.bf16 else "fp32"
+    return metrics, callback
 
 
-def sample_train(examples: list, n: int | None, seed: int = 0) -> list:
-    """A seeded random ``n`` of the training examples, in file order (all when ``n`` is None): ``--train-limit``,
-    which shortens training but keeps dev and test complete.
+def predict_tests(cfg: ClueConfig, task: ClueTask, data: TaskData, parts: Parts, out: Path) -> dict:
+    """Reload the best-dev weights, score dev with them, predict every test file and write its submission."""
+    from simlab.clue.batching import predict
+    from simlab.clue.selection import best_score
 
-    >>> sample_train(list(range(10)), 3, seed=0) == sorted(sample_train(list(range(10)), 3, seed=0))
-    True
-    """
-    import random
+    best = best_score(out / "best")
+    if best is None:
+        raise TrainingError(f"{out}: training ended before any dev evaluation, so there are no best weights")
+    model = parts.model
+    model.load_weights_from(out / "best")
+    featurize, decode, score, write = parts.hooks
+    result = {"best": best, "dev": parts.evaluate(model, task, data.dev, parts.dev_feats), "test": {},
+              "submissions": []}
+    for ts in data.tests:
+        feats = featurize(ts.examples, parts.tokenizer, cfg.max_length, task)
+        preds = decode(ts.examples, feats, predict(model, feats, parts.collator, parts.eval_bs), task)
+        if any(getattr(ex, "label", None) is not None for ex in ts.examples) or task.kind in ("span", "ner"):
+            labelled = score(ts.examples, preds, task)
+            if labelled.get("n"):
+                result["test"][ts.test.name] = labelled
+        if ts.test.submission:
+            write(out / ts.test.submission, ts.examples, preds, task)
+            result["submissions"].append({"file": ts.test.submission, "test": ts.test.name,
+                                          "source": [str(f) for f in ts.files], "rows": len(ts.examples),
+                                          "complete": cfg.limit is None, "skipped": len(ts.skipped)})
+    return result
 
-    if n is None or n >= len(examples):
-        return examples
-    if n < 1:
-        raise BadInputError(f"--train-limit must be >= 1, got {n}")
-    keep = sorted(random.Random(seed).sample(range(len(examples)), n))
-    return [examples[i] for i in keep]
+
+def dev_history(metrics_jsonl: Path) -> list[dict]:
+    """The per-epoch dev records of ``metrics.jsonl`` (the whole run, across resumes)."""
+    from simlab.clue.common import text_lines
+    from simlab.data.jsonl import json_object_line
+
+    if not metrics_jsonl.is_file():
+        return []
+    rows = [json_object_line(metrics_jsonl, n, line) for n, line in text_lines(metrics_jsonl) if line.strip()]
+    return [{k: v for k, v in r.items() if k.startswith("dev_") or k in ("epoch", "step")}
+            for r in rows if any(k.startswith("dev_") for k in r)]
 
 
 def _unaligned(features: list[dict]) -> int:
@@ -125,220 +169,68 @@ def _unaligned(features: list[dict]) -> int:
     return sum(int(not f.get("aligned", True)) + int(f.get("unaligned", 0)) for f in features)
 
 
-def dev_history(metrics_jsonl: Path) -> list[dict]:
-    """The per-epoch dev records of ``metrics.jsonl`` (the whole run, across resumes)."""
-    import json
-
-    if not metrics_jsonl.is_file():
-        return []
-    rows = [json.loads(line) for line in metrics_jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [{k: v for k, v in r.items() if k.startswith("dev_") or k in ("epoch", "step")}
-            for r in rows if any(k.startswith("dev_") for k in r)]
-
-
-def default_out(task: ClueTask, model_name: str) -> Path:
-    from simlab.paths import cache_dir
-
-    short = Path(model_name.rstrip("/")).name or model_name
-    return cache_dir("models") / f"clue-{task.name}-{short}"
-
-
-def build_clue_trainer(model, train_features: list[dict], collator, out, *, seed: int = 0, epochs: float = 1.0,
-                       batch_size: int = 32, lr: float = 5e-4, grad_accum: int = 1, optimizer: str = "adafactor",
-                       warmup: float = 0.1, save_steps: int = 500, precision: str = "auto", callbacks=(),
-                       minutes: float | None = None, stream=None, max_steps: int = -1):
-    """The ``Trainer`` of a CLUE run (through :func:`simlab.train.trainer.build_trainer`).
-
-    AdaFactor: lr constant, no warmup, no weight decay, and no gradient-norm clipping (AdaFactor clips its own
-    update; bert4keras clips no gradient). AdamW: linear decay after ``warmup``, weight decay 0.01, norm clip 1.
-    Dev evaluation is the callbacks' job (``eval_strategy="no"``).
-    """
-    from simlab.train.args import training_args
-    from simlab.train.optim import AdaFactor
-    from simlab.train.trainer import build_trainer
-
-    if optimizer == "adafactor":
-        sched = {"scheduler": "constant", "warmup_ratio": 0.0, "max_grad_norm": 0.0}
-        opt = {"optimizer_cls_and_kwargs": (AdaFactor, {"lr": lr})}
-    else:
-        sched, opt = {"scheduler": "linear", "warmup_ratio": warmup, "weight_decay": 0.01}, {}
-    args = training_args(out, seed=seed, epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr,
-                         grad_accum=grad_accum, save_steps=save_steps, precision=precision, eval_strategy="no",
-                         args_cls=_args_cls(), **sched)
-    return build_trainer(model, args, train_features, data_collator=collator, callbacks=list(callbacks),
-                         minutes=minutes, progress_stream=stream, **opt)
-
-
-def run_task(task_name: str, model_name: str, *, out=None, data_dir=None, epochs: float | None = None,
-             max_length: int | None = None, batch_size: int | None = None, grad_accum: int | None = None,
-             lr: float | None = None, optimizer: str = "adafactor", warmup: float = 0.1,
-             pooling: str = DEFAULT_POOLING, limit: int | None = None, seed: int = 0, resume: bool = False,
-             train_file: str | None = None, dev_file: str | None = None, save_steps: int = 500,
-             train_limit: int | None = None, tests: str | None = None,
-             precision: str = "auto", minutes: float | None = None, keep_checkpoints: bool = False,
-             command: str = "", stream=None) -> dict:
-    """Train ``task_name`` on ``model_name`` with the 8739 recipe (overridable), return the summary dict."""
-    import torch
-    from transformers import set_seed
-
-    from simlab.clue.tasks import get_task
-    from simlab.train.trainer import run
-
-    stream = stream or sys.stderr
-    task = get_task(task_name)
-    if optimizer not in OPTIMIZERS:
-        raise BadInputError(f"--optimizer {optimizer!r}: choose {' or '.join(OPTIMIZERS)}")
-    r = task.recipe
-    max_length, batch_size = max_length or r.max_length, batch_size or r.batch_size
-    grad_accum, epochs = grad_accum or r.grad_accum, epochs if epochs is not None else r.epochs
-    lr = lr or (r.lr if optimizer == "adafactor" else 2e-5)
-    for name, v in (("--max-length", max_length), ("--batch-size", batch_size), ("--grad-accum", grad_accum)):
-        if v < 1:
-            raise BadInputError(f"{name} must be >= 1, got {v}")
-    try:
-        root = data_root(data_dir)
-    except MissingFileError:
-        if not (train_file and dev_file):
-            raise
-        root = None  # both files given explicitly: no data folder, so no test files either
-    out = Path(out).expanduser() if out else default_out(task, model_name)
-    if (out / "metrics.json").is_file() and not any(out.glob("checkpoint-*")):
-        raise TrainingError(f"{out} already holds a finished run (metrics.json, best weights in best/) whose "
-                            f"checkpoints were removed when it finished, so nothing can resume: use another --out")
-    if (out / "metrics.json").is_file() and not resume:
-        raise TrainingError(f"{out} already holds a finished run (metrics.json); pass --resume or another --out")
-    if (out / "best").is_dir() and not resume:
-        raise TrainingError(f"{out} holds best-dev weights of an unfinished run; pass --resume or another --out")
-
-    # data
-    train, train_skip, train_files = load_split(task, root, "train", limit, train_file)
-    train_total = len(train)
-    train = sample_train(train, train_limit, seed)
-    dev, dev_skip, dev_files = load_split(task, root, "dev", limit, dev_file)
-    if not train or not dev:
-        raise BadInputError(f"task {task.name}: {'train' if not train else 'dev'} has no usable examples")
-    wanted = None if tests in (None, "all") else {t.strip() for t in tests.split(",") if t.strip()} - {"none"}
-    if wanted and wanted - {t.name for t in task.tests}:
-        raise BadInputError(f"--tests {tests}: task {task.name} has test files {', '.join(t.name for t in task.tests)}")
-    test_sets, missing_tests = [], []
-    for test in task.tests:
-        if wanted is not None and test.name not in wanted:
-            continue
-        files, _ = find_files(root, test.alternatives) if root else (None, -1)
-        if files is None:
-            missing_tests.append(expected(root, test.alternatives) if root else test.name)
-            continue
-        loaded = task.read(files, test.name)
-        test_sets.append((test, limit_examples(loaded.examples, limit), loaded.skipped, files))
-    for path in missing_tests:
-        print(f"{task.name}: no test file {path}: no submission for it", file=stream, flush=True)
-
-    # model
-    set_seed(seed)
-    backbone, tokenizer, ref = load_backbone(model_name)
-    model = ClueModel(backbone, task.kind, num_labels=len(task.labels), pooling=pooling, heads=len(task.labels))
-    featurize, decode, score, write = task_hooks(task)
-    collator = Collator(pad_id=special_ids(tokenizer)[2], kind=task.kind, heads=max(1, len(task.labels)))
-    train_feats = featurize(train, tokenizer, max_length, task)
-    dev_feats = featurize(dev, tokenizer, max_length, task)
-    eval_bs = max(batch_size, 32) if task.kind in ("classify",) else batch_size
-
-    def evaluate(m, examples=dev, feats=dev_feats):
-        outputs = predict(m, feats, collator, eval_bs)
-        return score(examples, decode(examples, feats, outputs, task), task)
-
-    def save(m, folder):
-        m.save(folder, tokenizer, {"task": task.name, "labels": list(task.labels), "backbone": ref.name,
-                                   "max_length": max_length})
-
-    callback = BestDevCallback(evaluate, save, out / "best", task.metric, stream)
-    trainer = build_clue_trainer(model, train_feats, collator, out, seed=seed, epochs=epochs, batch_size=batch_size,
-                                 lr=lr, grad_accum=grad_accum, optimizer=optimizer, warmup=warmup,
-                                 save_steps=save_steps, precision=precision, callbacks=[callback], minutes=minutes,
-                                 stream=stream)
-    callback.trainer = trainer
-    t0 = time.perf_counter()
-    train_metrics = run(trainer, resume=resume, evaluate=False)
-    wall = time.perf_counter() - t0
-
-    # best weights -> dev check, test predictions, submissions
-    best = best_score(out / "best")
-    if best is None:
-        raise TrainingError(f"{out}: training ended before any epoch finished, so no dev score and no best weights")
-    model.load_weights_from(out / "best")
-    model.to(next(iter(trainer.model.parameters())).device)
-    dev_metrics = evaluate(model)
-    submissions, test_metrics = [], {}
-    for test, examples, skipped, files in test_sets:
-        feats = featurize(examples, tokenizer, max_length, task)
-        preds = decode(examples, feats, predict(model, feats, collator, eval_bs), task)
-        if any(getattr(ex, "label", None) is not None for ex in examples) or task.kind in ("span", "ner"):
-            labelled = score(examples, preds, task)
-            if labelled.get("n"):
-                test_metrics[test.name] = labelled
-        if test.submission:
-            write(out / test.submission, examples, preds, task)
-            submissions.append({"file": test.submission, "test": test.name, "source": [str(f) for f in files],
-                                "rows": len(examples), "complete": limit is None, "skipped": len(skipped)})
-    summary = {
-        "task": task.name, "title": task.title, "model": ref.name, "model_path": ref.path_or_id,
-        "pooling": pooling, "optimizer": optimizer, "lr": lr, "epochs": epochs, "max_length": max_length,
-        "batch_size": batch_size, "grad_accum": grad_accum, "seed": seed, "limit": limit,
-        "files": {"train": [str(f) for f in train_files], "dev": [str(f) for f in dev_files]},
-        "train_limit": train_limit,
-        "counts": {"train": len(train), "train_available": train_total, "dev": len(dev), "train_features": len(train_feats),
-                   "dev_features": len(dev_feats), **{t.name: len(e) for t, e, _, _ in test_sets}},
-        "skipped": {"train": _skip_report(train_skip, "train", stream), "dev": _skip_report(dev_skip, "dev", stream),
-                    **{t.name: _skip_report(s, t.name, stream) for t, _, s, _ in test_sets}},
-        "unaligned": {"train": _unaligned(train_feats), "dev": _unaligned(dev_feats)},
-        "best_epoch": best.get("epoch"), "metric": task.metric, "dev": dev_metrics,
-        "dev_history": dev_history(out / "metrics.jsonl") or callback.history, "test": test_metrics,
-        "submissions": submissions, "missing_tests": missing_tests,
+def summarize(cfg: ClueConfig, task: ClueTask, data: TaskData, parts: Parts, trained: tuple, result: dict,
+              out: Path, stream) -> dict:
+    """The run's ``metrics.json``: settings, counts, rows left out, dev history, scores and submission records."""
+    train_metrics, callback = trained
+    fields = ("recipe", "pooling", "lr", "head_lr_ratio", "warmup", "epochs", "max_steps", "max_length",
+              "batch_size", "grad_accum", "batching", "seed", "limit", "train_limit")
+    return {
+        "task": task.name, "title": task.title, "model": parts.ref.name, "model_path": parts.ref.path_or_id,
+        **{k: getattr(cfg, k) for k in fields},
+        "optimizer": "AdaFactor" if cfg.recipe == "8739" else "AdamW",
+        "files": {k: [str(f) for f in v] for k, v in data.files.items()},
+        "counts": {"train": len(data.train), "train_available": data.train_available, "dev": len(data.dev),
+                   "train_features": len(parts.train_feats), "dev_features": len(parts.dev_feats),
+                   **{t.test.name: len(t.examples) for t in data.tests}},
+        "skipped": {k: skip_report(v, k, stream) for k, v in data.skipped.items()},
+        "unaligned": {"train": _unaligned(parts.train_feats), "dev": _unaligned(parts.dev_feats)},
+        "best_epoch": result["best"].get("epoch"), "metric": task.metric, "dev": result["dev"],
+        "dev_history": dev_history(out / "metrics.jsonl") or callback.history, "test": result["test"],
+        "submissions": result["submissions"], "missing_tests": data.missing_tests,
         "train_metrics": {k: v for k, v in train_metrics.items() if isinstance(v, (int, float))},
-        "wall_seconds": round(wall, 1), "dev_eval_seconds": round(callback.eval_seconds, 1),
-        "machine": f"{platform.node()} {platform.machine()}, {torch.get_num_threads()} torch threads, "
-                   f"{'cuda' if torch.cuda.is_available() else 'cpu'}",
-        "command": command,
+        "stopped_early": bool(train_metrics["stopped_early"]), "precision": train_metrics["precision"],
+        "dev_eval_seconds": round(callback.eval_seconds, 1),
     }
-    summary["checkpoints"] = "kept" if keep_checkpoints else "removed after the run finished"
-    atomic_write_json(out / "metrics.json", summary)
-    atomic_write_text(out / "README.md", model_card(summary))
-    if not keep_checkpoints:  # best/ holds what the run is for; the checkpoints only served --resume
-        for ckpt in sorted(out.glob("checkpoint-*")):
-            shutil.rmtree(ckpt)
+
+
+def finish(run, cfg: ClueConfig, summary: dict) -> dict:
+    """Write ``metrics.json`` (predictions are complete from here on), mark the run finished in its record (unless
+    ``--minutes`` stopped it: then its checkpoints stay for ``--resume``), and write the card."""
+    done = sum(i.get("wall_seconds", 0) for i in run.record["invocations"][:-1])
+    summary["wall_seconds"] = round(done + time.time() - run.t0, 1)
+    atomic_write_json(run.out / "metrics.json", summary)
+    tm = summary["train_metrics"]
+    record = {"global_step": tm.get("global_step"), "tokens_seen": tm.get("tokens_seen"),
+              "train_loss": tm.get("train_loss"), "precision": summary["precision"], "metric": summary["metric"],
+              "dev": summary["dev"].get(summary["metric"])}
+    if not summary["stopped_early"]:
+        run.finish(record, keep_checkpoints=cfg.keep_checkpoints)
+    run.write_card(card_title(summary), card_intro(summary), card_sections(summary))
     return summary
 
 
-def model_card(s: dict) -> str:
-    """A short model card for the run folder."""
-    dev = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in s["dev"].items())
-    tests = "; ".join(f"{name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                             for k, v in m.items()) for name, m in s["test"].items()) or "none"
-    lines = [
-        f"# simlab clue: {s['task']} on {s['model']}", "",
-        f"{s['title']}, fine-tuned with the kexue.fm/archives/8739 recipe (simlab clue).", "",
-        f"- data: train {s['counts']['train']} examples ({', '.join(s['files']['train'])}), "
-        f"dev {s['counts']['dev']} ({', '.join(s['files']['dev'])}); rows left out: "
-        f"train {s['skipped']['train']['count']}, dev {s['skipped']['dev']['count']}",
-        f"- training: {s['epochs']} epochs, {s['train_metrics'].get('global_step', '?')} optimizer steps, batch "
-        f"{s['batch_size']} x accumulation {s['grad_accum']}, max length {s['max_length']}, {s['optimizer']} lr "
-        f"{s['lr']}, pooling {s['pooling']}, seed {s['seed']}" + (f", --limit {s['limit']}" if s["limit"] else "")
-        + (f", --train-limit {s['train_limit']} of {s['counts']['train_available']}" if s["train_limit"] else ""),
-        f"- wall time {s['wall_seconds']} s on {s['machine']}",
-        f"- best dev (epoch {s['best_epoch']}): {dev}",
-        f"- labelled test files: {tests}",
-        f"- submission files: {', '.join(x['file'] for x in s['submissions']) or 'none (no test file)'}",
-        f"- command: `{s['command']}`", "",
-        "Weights: `best/backbone/` (HF folder + tokenizer) and `best/head.safetensors`.", "",
-    ]
-    return "\n".join(lines)
+def run_settings(cfg: ClueConfig, data: TaskData) -> dict:
+    """What ``--resume`` must find unchanged: the resolved config and the data files read."""
+    return {**settings_of(cfg), "data_files": {k: [str(Path(f).resolve()) for f in v] for k, v in data.files.items()}}
 
 
-def summary_line(s: dict) -> str:
-    """One line for the terminal."""
-    main = s["dev"].get(s["metric"])
-    return (f"{s['task']}: dev {s['metric']} {main:.4f} (best epoch {s['best_epoch']}), "
-            f"{len(s['submissions'])} submission file(s), {s['wall_seconds']} s")
+def run_task(cfg: ClueConfig, stream=None) -> dict:
+    """Train ``cfg.task`` on ``cfg.model`` with ``cfg.recipe`` and return the summary (also ``OUT/metrics.json``)."""
+    from simlab.clue.tasks import get_task
+    from simlab.machine import set_threads
 
+    check_config(cfg)
+    cfg, stream = resolved(cfg), stream or sys.stderr
+    task = get_task(cfg.task)
+    data = load_data(cfg, task, stream)  # a damaged data file fails here, before torch loads
+    from simlab.train.run import open_run
 
-__all__ = ["run_task", "task_hooks", "load_split", "model_card", "summary_line", "OPTIMIZERS"]
+    model_dir = Path(cfg.model).expanduser()
+    run = open_run(output_folder(cfg), kind="clue", settings=run_settings(cfg, data), resume=cfg.resume,
+                   reads=[model_dir] if model_dir.exists() else [], checkpoint_dir=".")
+    set_threads(cfg.threads)
+    parts = build_parts(cfg, task, data)
+    trained = train(cfg, task, data, parts, run, stream)
+    result = predict_tests(cfg, task, data, parts, run.out)
+    return finish(run, cfg, summarize(cfg, task, data, parts, trained, result, run.out, stream))

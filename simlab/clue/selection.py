@@ -17,13 +17,35 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from simlab.errors import TrainingError
 from simlab.io import atomic_write_json
 
 
 def best_score(best_dir: Path) -> dict | None:
-    """The ``score.json`` of a best-weights folder, or None when there is none yet."""
+    """The ``score.json`` of a best-weights folder, or None when there is none yet; a damaged one is one error
+    line naming it."""
     path = Path(best_dir) / "score.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise TrainingError(f"{path}: damaged (not valid JSON); move {Path(best_dir).name}/ aside to select the "
+                            "best dev epoch again") from None
+    if not isinstance(found, dict) or not isinstance(found.get("score"), (int, float)):
+        raise TrainingError(f"{path}: no 'score' in it; move {Path(best_dir).name}/ aside")
+    return found
+
+
+def epoch_label(epoch: float | None) -> int | float:
+    """The epoch a dev score belongs to: a whole number at an epoch end, else rounded to 3 places (a run that
+    ``--max-steps`` or ``--minutes`` stopped inside an epoch).
+
+    >>> epoch_label(2.0000001), epoch_label(0.41666)
+    (2, 0.417)
+    """
+    e = float(epoch or 0)
+    return int(round(e)) if abs(e - round(e)) < 1e-6 else round(e, 3)
 
 
 def replace_folder(tmp: Path, dest: Path) -> None:
@@ -59,7 +81,7 @@ class BestDevCallback(TrainerCallback):
         t0 = time.perf_counter()
         metrics = self.evaluate(model)
         score = float(metrics[self.metric])
-        epoch = int(round(state.epoch or 0))
+        epoch = epoch_label(state.epoch)
         record = {"epoch": epoch, "step": state.global_step, **{f"dev_{k}": v for k, v in metrics.items()}}
         self.history.append(record)
         improved = score > self.best

@@ -25,12 +25,14 @@ import json
 import os
 import re
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 from simlab.errors import BadInputError, DataError, MissingFileError
 from simlab.io import atomic_write, atomic_write_text
 
 IDIOM_KEY = re.compile(r"^#idiom\d{6}#$")
+DICT_TASKS = ("chid", "cmrc2018")  # one JSON object per file, keyed by the id
 
 
 def write_jsonl(path: str | os.PathLike, rows: list[dict], ensure_ascii: bool = True) -> Path:
@@ -55,14 +57,12 @@ def submission_tasks() -> dict:
     return out
 
 
-def _jsonl(path: Path) -> list[dict]:
-    rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-    return rows
+def _jsonl(path: Path) -> list[tuple[int, dict]]:
+    """(line number, row) of a jsonl submission; bad JSON, a non-object line or invalid UTF-8 is one error line
+    naming file:line."""
+    from simlab.clue.common import read_jsonl
+
+    return list(read_jsonl(path))
 
 
 def check_submission(path: str | os.PathLike) -> int:
@@ -82,7 +82,7 @@ def check_submission(path: str | os.PathLike) -> int:
         return _check_dict(path, key_ok=lambda k: bool(k), value_ok=lambda v: isinstance(v, str),
                            what="question id -> answer string")
     rows = _jsonl(path)
-    for lineno, row in enumerate(rows, 1):
+    for lineno, row in rows:
         where = f"{path}:{lineno}"
         if task.kind == "ner":
             _check_cluener_row(row, where)
@@ -98,10 +98,9 @@ def check_submission(path: str | os.PathLike) -> int:
 
 
 def _check_dict(path: Path, key_ok, value_ok, what: str) -> int:
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    from simlab.clue.common import read_json
+
+    obj = read_json(path)
     if not isinstance(obj, dict):
         raise DataError(f"{path}: expected one JSON object ({what})")
     for k, v in obj.items():
@@ -118,6 +117,8 @@ def _check_cluener_row(row: dict, where: str) -> None:
         if not isinstance(entities, dict):
             raise DataError(f"{where}: label[{etype!r}] must map entity text to spans")
         for entity, spans in entities.items():
+            if not isinstance(spans, list):
+                raise DataError(f"{where}: label[{etype!r}][{entity!r}] must be a list of [start, end] spans")
             for span in spans:
                 ok = (isinstance(span, list) and len(span) == 2 and all(type(x) is int for x in span)
                       and 0 <= span[0] <= span[1] < len(text) and text[span[0]:span[1] + 1] == entity)
@@ -126,24 +127,81 @@ def _check_cluener_row(row: dict, where: str) -> None:
                                     "text (end inclusive)")
 
 
-def run_submissions(run_dir: str | os.PathLike) -> list[dict]:
-    """The submission records (``file``, ``rows``, ``complete``) a ``clue run`` folder lists in metrics.json."""
-    run_dir = Path(run_dir)
-    meta = run_dir / "metrics.json"
-    if not meta.is_file():
-        raise MissingFileError(f"{run_dir}: no metrics.json; not a finished `simlab clue run` folder")
-    return json.loads(meta.read_text(encoding="utf-8")).get("submissions", [])
+def submission_ids(path: str | os.PathLike, task) -> list:
+    """The ids a submission file answers, in file order with duplicates kept: the keys of a dict file (CHID, CMRC;
+    ``json.loads`` would silently keep one of two equal keys), else each row's ``id`` (its position when absent,
+    as the CLUENER reader numbers rows without one)."""
+    from simlab.clue.common import read_json
+
+    if task.name in DICT_TASKS:
+        pairs = read_json(path, object_pairs_hook=lambda kv: kv)
+        return [k for k, _ in pairs] if isinstance(pairs, list) else []
+    return [row.get("id", i) for i, (_, row) in enumerate(_jsonl(Path(path)))]
+
+
+def compare_ids(path: Path, got: list, want: list, source: str) -> None:
+    """DataError naming ``path`` unless ``got`` answers every id of ``want`` exactly once (ids compared as text)."""
+    have, need = Counter(map(str, got)), Counter(map(str, want))
+    over, under = have - need, need - have
+    if not over and not under:
+        return
+    dup = [k for k in over if k in need]
+    extra = [k for k in over if k not in need]
+    parts = [f"{len(ids)} {what} (first: {', '.join(ids[:3])})" for ids, what in
+             ((list(under), "test ids missing"), (dup, "ids duplicated"), (extra, "ids not in the test file"))
+             if ids]
+    raise DataError(f"{path}: {len(got)} predictions for the {len(want)} rows of {source}: {'; '.join(parts)}; "
+                    "rerun `simlab clue run` to write it again")
+
+
+def check_against_run(path: Path, rec: dict, summary: dict) -> None:
+    """``path`` answers exactly the rows that ``metrics.json`` recorded for it and that its test file holds: the
+    same count, and every test id once (the first ``--limit`` rows for a ``--limit`` run)."""
+    task, test_name = submission_tasks()[rec["file"]]
+    got = submission_ids(path, task)
+    if len(got) != rec["rows"]:
+        raise DataError(f"{path}: {len(got)} predictions, but metrics.json records {rec['rows']} rows for "
+                        f"{rec['file']}; the file was cut or changed after the run")
+    sources = [Path(f) for f in rec["source"]]
+    for src in sources:
+        if not src.is_file():
+            raise MissingFileError(f"{src}: the test file {rec['file']} was predicted from is gone (named in "
+                                   f"{Path(path).parent / 'metrics.json'}); its ids cannot be checked")
+    examples = task.read(sources, test_name).examples
+    limit = summary.get("limit")
+    want = [ex.uid for ex in (examples[:limit] if isinstance(limit, int) else examples)]
+    compare_ids(path, got, want, ", ".join(map(str, sources)))
+
+
+def run_submissions(run_dir: str | os.PathLike) -> tuple[list[dict], dict]:
+    """(the submission records, the whole summary) of a finished ``clue run`` folder's metrics.json; a record
+    that is not what ``clue run`` writes is one error line naming metrics.json."""
+    from simlab.clue.common import read_summary
+
+    summary = read_summary(run_dir)
+    meta = Path(run_dir) / "metrics.json"
+    records = summary.get("submissions", [])
+    known = submission_tasks()
+    ok = isinstance(records, list) and all(
+        isinstance(r, dict) and r.get("file") in known and isinstance(r.get("rows"), int)
+        and isinstance(r.get("source"), list) and isinstance(r.get("test"), str) for r in records)
+    if not ok:
+        raise DataError(f"{meta}: 'submissions' is not the list `simlab clue run` writes (file, test, source, "
+                        "rows); the file is damaged")
+    return records, summary
 
 
 def make_zip(run_dirs: list[str | os.PathLike], out: str | os.PathLike, allow_partial: bool = False) -> list[str]:
     """Check and zip the submission files of ``run_dirs`` into ``out`` (files at the root); returns the names.
 
-    Refuses runs made with ``--limit`` (partial test predictions) unless ``allow_partial``, and two runs that
-    wrote the same file.
+    Each file must pass its format check and answer exactly the rows of its test file that metrics.json recorded
+    (:func:`check_against_run`). Refuses runs made with ``--limit`` (partial test predictions) unless
+    ``allow_partial``, and two runs that wrote the same file.
     """
     chosen: dict[str, Path] = {}
     for run_dir in run_dirs:
-        for rec in run_submissions(run_dir):
+        records, summary = run_submissions(run_dir)
+        for rec in records:
             path = Path(run_dir) / rec["file"]
             if not rec.get("complete", False) and not allow_partial:
                 raise BadInputError(f"{path}: predictions of a --limit run ({rec.get('rows')} rows); pass "
@@ -153,6 +211,7 @@ def make_zip(run_dirs: list[str | os.PathLike], out: str | os.PathLike, allow_pa
             if not path.is_file():
                 raise MissingFileError(f"{path}: listed in metrics.json but missing")
             check_submission(path)
+            check_against_run(path, rec, summary)
             chosen[rec["file"]] = path
     if not chosen:
         raise BadInputError("no submission files in the given runs (a task without its test file writes none)")

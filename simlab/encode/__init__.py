@@ -9,7 +9,7 @@ from simlab.encode.pooling import POOLINGS, masked_mean, pool, pool_all
 if TYPE_CHECKING:
     from simlab.encode.encoder import Encoder
 
-_LAZY = ("Encoder", "MissingWeightsError", "load_hf_model")  # simlab.encode.encoder imports torch: only on use
+_LAZY = ("Encoder",)  # simlab.encode.encoder imports torch: only on use (the loader: simlab.models.hf_loading)
 
 
 def __getattr__(name):
@@ -41,5 +41,4 @@ def load_encoder(name: str, *, max_length: int = 64, prefix: str | None = None, 
                    name=ref.name, engine=engine, precision=precision, language=language)
 
 
-__all__ = ["Encoder", "MissingWeightsError", "POOLINGS", "load_encoder", "load_hf_model", "masked_mean", "pool",
-           "pool_all"]
+__all__ = ["Encoder", "POOLINGS", "load_encoder", "masked_mean", "pool", "pool_all"]

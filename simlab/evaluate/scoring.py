@@ -6,27 +6,32 @@ W_k is the first k columns of W (kexue.fm/archives/8069; arXiv 2103.15316 §3.3)
 
 and running sums over the columns of z_a·z_b, z_a² and z_b² give the cosine of every pair at every k in one
 O(pairs × d) pass. Settings with the β/γ of kexue.fm/archives/9079 share the moment statistics: one SVD
-and one projection per (β, γ). The Spearman side ranks the gold scores once per split / sub-dataset. Used by both ``simlab eval`` (through :func:`simlab.evaluate.runner.score_task`) and ``simlab grid``. Its
+and one projection per (β, γ). The Spearman side ranks the gold scores once per split / sub-dataset. :func:`score_poolings` is the one scoring loop of ``simlab eval``, ``simlab grid`` and
+:func:`simlab.evaluate.runner.evaluate_task`. Its
 numbers equal the plain pipeline (project and normalise once per k, then ``metrics.sts_scores``) to 1e-12
 (tests/grid/test_grid_score.py), unless distinct pairs have
 mathematically equal cosines (e.g. several pairs of identical sentences, cos = 1): both implementations then
 order those ties by 1-ulp rounding noise, each its own way.
 
->>> recs = score_pooling(tv, "first-last-avg", settings, model_info, "test")     # doctest: +SKIP
+>>> recs = score_pooling(tv, "first-last-avg", settings, encoder.info(), "test")     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
 from simlab.data import get_task
 from simlab.errors import BadInputError
 from simlab.evaluate.metrics import SplitScorer, cosine_pairs
-from simlab.evaluate.runner import LANGUAGES, TaskVectors
+from simlab.evaluate.record import build_record
 from simlab.evaluate.settings import WhiteningSetting
-from simlab.whitening import Whitening
+from simlab.evaluate.task_vectors import TaskVectors
+from simlab.whitening import Whitening, WhiteningWarning
 
 
 def _check_ks(ks, d: int) -> list[int]:
@@ -133,33 +138,34 @@ def score_pooling(tv: TaskVectors, pooling: str, settings: list[WhiteningSetting
     return records
 
 
-def build_record(tv: TaskVectors, pooling: str, setting: WhiteningSetting, k: int | None, split_scores: dict,
-                 model: dict, main_split: str, prefix: str, seconds: float) -> dict:
-    """The mteb-shaped result record of one cell from its per-split ``sts_scores`` dicts."""
-    spec = get_task(tv.task)
-    scores = {split: [{"hf_subset": "default", "languages": LANGUAGES[spec.language],
-                       "main_score": s["spearman"], "cosine_spearman": s["spearman"], **s}]
-              for split, s in split_scores.items()}
-    sizes = np.array([len(tv.splits[s]) for s in scores], dtype=np.float64)
-    values = np.array([scores[s][0]["spearman"] for s in scores])
-    return {
-        "task_name": tv.task,
-        "language": spec.language,
-        "model": model,
-        "pooling": pooling,
-        "whitening": {"setting": setting.label, "k": k, "fit_on": tv.fit_on if k else None,
-                      "n_fit": int(len(tv.fit_rows)) if k else None,
-                      **({"beta": setting.beta, "gamma": setting.gamma}  # kexue.fm/archives/9079, when not 1, 1
-                         if k and setting.params != (1.0, 1.0) else {})},
-        "max_length": tv.max_length,
-        "prefix": prefix,
-        "eval_split": main_split,
-        "main_score": scores[main_split][0]["main_score"],
-        "scores": scores,
-        "split_avg": {"avg": float(values.mean()), "w-avg": float(values @ sizes / sizes.sum())},
-        "skipped_lines": sum(len(ps.skipped) for ps in tv.splits.values()),
-        "unscored_pairs": sum(ps.unscored for ps in tv.splits.values()),
-        "evaluation_time": tv.encode_seconds + seconds,
-        "mteb_version": None,
-        "dataset_revision": None,
-    }
+@dataclass
+class PoolingScores:
+    """The records of one pooling (one per whitening setting, in the order asked) and the messages of the
+    :class:`~simlab.whitening.WhiteningWarning` its whitening fit raised (e.g. a near-singular covariance)."""
+
+    pooling: str
+    records: list[dict]
+    warnings: list[str]
+
+
+def score_poolings(tv: TaskVectors, settings: dict[str, list[WhiteningSetting]], model: dict,
+                   eval_split: str | None = None, prefix: str = "") -> Iterator[PoolingScores]:
+    """THE scoring loop of ``simlab eval``, ``simlab grid`` and :func:`simlab.evaluate.runner.evaluate_task`: for
+    each pooling of ``settings`` (pooling -> its whitening settings), :func:`score_pooling`'s records with the
+    WhiteningWarnings of its fit collected, not printed (other warnings pass through). A generator, so the grid
+    stores one pooling's cells before the next pooling is scored.
+
+    >>> [len(ps.records) for ps in score_poolings(tv, {"cls": parse_whiten("none,full")}, {})]  # doctest: +SKIP
+    [2]
+    """
+    for pooling, wanted in settings.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", WhiteningWarning)
+            records = score_pooling(tv, pooling, wanted, model, eval_split, prefix)
+        messages = []
+        for w in caught:
+            if issubclass(w.category, WhiteningWarning):
+                messages.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        yield PoolingScores(pooling, records, messages)

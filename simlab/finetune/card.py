@@ -1,39 +1,61 @@
-"""The model card (README.md) of a ``simlab finetune`` output folder: data counts, batches, steps, wall time,
-machine, the exact command, and the ten 8541 example cosines (plus held-out scores when they were computed).
+"""The record (``simlab_finetune.json``) and model card (README.md) of a ``simlab finetune`` output folder.
 
-Rendered only from the run record (``simlab_finetune.json``), so :func:`render_card` is a pure function.
+The record holds what the model *is* (base, pooling, objective, data counts, training summary, example cosines,
+held-out scores); the run itself (every invocation's command line, machine, wall time) lives in the run folder's
+``simlab_run.json`` and the card's "Run" and "Command" sections come from there
+(:meth:`simlab.train.run.RunFolder.write_card`). :func:`card_sections` is pure: the card is a function of the record.
 
->>> text = render_card({"base_model": "m", "objective": "sbert", "pooling": "last-avg", "data": ["binary"],
-...     "counts": [], "held_out_sentences": 0, "training": {}, "machine": {}, "command": "simlab finetune ..."})
->>> text.splitlines()[0]
+>>> title, intro, sections = card_sections({"base_model": "m", "objective": "sbert", "pooling": "last-avg",
+...     "data": ["binary"], "counts": [], "held_out_sentences": 0, "training": {}})
+>>> title
 '# m fine-tuned with the sbert objective (RoFormer-Sim-FT recipe, kexue.fm/archives/8541)'
+>>> list(sections)
+['Model', 'Data', 'Training']
 """
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
-
-__all__ = ["machine_info", "render_card"]
+__all__ = ["card_sections", "run_record", "run_summary"]
 
 
-def machine_info() -> dict:
-    """Where the run happened: host, CPU, cores, torch threads, versions."""
-    import sentence_transformers
-    import torch
-    import transformers
+def _training(cfg, parts, trainer, metrics) -> dict:
+    from simlab.train.callbacks import TimeBudgetCallback
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="ignore") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "device": "cuda:" + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-            "python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__,
-            "sentence_transformers": sentence_transformers.__version__}
+    budget = next((c for c in trainer.callback_handler.callbacks if isinstance(c, TimeBudgetCallback)), None)
+    resumed = metrics.get("resumed_from_step", 0)
+    wall = float(metrics.get("wall_seconds_this_process", 0.0))
+    step = trainer.state.global_step
+    return {
+        "batch_size": cfg.batch_size, "max_steps": cfg.max_steps, "global_step": step,
+        "pairs_seen": step * cfg.batch_size, "epoch": round(trainer.state.epoch or 0.0, 4),
+        "lr": cfg.lr, "weight_decay": cfg.weight_decay, "warmup_ratio": cfg.warmup_ratio, "scheduler": cfg.scheduler,
+        "seed": cfg.seed, "train_loss": round(float(metrics.get("train_loss", float("nan"))), 4),
+        "wall_seconds": round(wall, 1), "pairs_per_second": round((step - resumed) * cfg.batch_size / max(wall, 1e-9), 3),
+        "resumed_from_step": resumed, "stopped_by_budget": bool(budget and budget.stopped_early),
+        "precision": "bf16" if trainer.args.bf16 else "fp32", "tokens_seen": metrics.get("tokens_seen"),
+        "sampling": "binary/NLI batches alternate 1:1 (round robin)" if len(parts.datasets) > 1 else "one stream",
+    }
+
+
+def run_record(cfg, data, parts, trainer, metrics) -> dict:
+    """What the saved model is and how it was trained (the content of ``simlab_finetune.json``)."""
+    from simlab.config import settings_of
+
+    return {
+        "base_model": cfg.model, "base_identity": parts.enc.identity, "objective": cfg.objective, "data": cfg.data,
+        "pooling": cfg.pooling, "max_length": cfg.max_length, "prefix": parts.enc.prefix,
+        "distill_from": cfg.distill_from, "distill_weight": cfg.distill_weight if parts.teacher else None,
+        "teacher_pooling": parts.teacher_pooling, "freeze_embeddings": cfg.freeze_embeddings,
+        "counts": [c.as_dict() for c in data.counts], "held_out_sentences": data.held_out_sentences,
+        "training": _training(cfg, parts, trainer, metrics), "config": settings_of(cfg),
+    }
+
+
+def run_summary(record: dict, metrics: dict) -> dict:
+    """The summary :meth:`simlab.train.run.RunFolder.finish` stores (and the card's "Run" section shows)."""
+    t = record["training"]
+    return {"global_step": t["global_step"], "tokens_seen": metrics.get("tokens_seen"),
+            "train_loss": t["train_loss"], "precision": t["precision"]}
 
 
 def _counts_table(counts: list[dict]) -> list[str]:
@@ -50,55 +72,61 @@ def _counts_table(counts: list[dict]) -> list[str]:
     return lines
 
 
-def render_card(rec: dict) -> str:
-    """Markdown model card from a run record."""
-    t, m = rec.get("training", {}), rec.get("machine", {})
-    lines = [f"# {rec['base_model']} fine-tuned with the {rec['objective']} objective (RoFormer-Sim-FT recipe, "
-             "kexue.fm/archives/8541)", "",
-             "A sentence-transformers folder: `SentenceTransformer(path)` loads it offline; `simlab eval --model "
-             f"PATH --pooling {rec['pooling']}` scores the same vectors.", "",
-             "## Model", "",
-             f"- base model: `{rec['base_model']}` ({rec.get('base_identity', '')})",
-             f"- pooling: **{rec['pooling']}** (recorded in modules.json and `simlab_finetune.json`), compared by "
-             "plain cosine",
-             f"- max length: {rec.get('max_length')} tokens; prefix: {repr(rec['prefix']) if rec.get('prefix') else 'none'}",
-             f"- objective: **{rec['objective']}**" + (f"; distilled from `{rec['distill_from']}` "
-                                                       f"(λ = {rec.get('distill_weight')}, teacher pooling "
-                                                       f"{rec.get('teacher_pooling')})" if rec.get("distill_from")
-                                                       else "; no distillation"),
-             f"- token embeddings frozen: {bool(rec.get('freeze_embeddings'))}", "",
-             "## Data", "",
-             f"Streams: {', '.join(rec['data'])}. Every pair sharing a sentence with a test split of ATEC, BQ, "
-             f"LCQMC, PAWSX or STS-B ({rec['held_out_sentences']} distinct sentences) was dropped. NLI labels "
-             "other than entailment/neutral/contradiction were dropped. Labels: binary 0/1; NLI 2 = "
-             "contradiction, 3 = entailment, 4 = neutral" + (" (cosine objectives: entailment → 1, the rest → 0)"
-                                                             if rec["objective"] != "sbert" else "") + ".", "",
-             *_counts_table(rec.get("counts", [])), "",
-             "## Training", "",
-             f"- batch: {t.get('batch_size')} pairs per step ({t.get('sampling', '')})",
-             f"- steps: {t.get('global_step')} of max {t.get('max_steps')}; pairs seen: {t.get('pairs_seen')}; "
-             f"trainer epochs: {t.get('epoch')}",
-             f"- optimiser: AdamW lr {t.get('lr')}, weight decay {t.get('weight_decay')}, warmup ratio "
-             f"{t.get('warmup_ratio')}, {t.get('scheduler', 'linear')} schedule, seed {t.get('seed')}",
-             f"- wall time: {t.get('wall_seconds')} s ({t.get('pairs_per_second')} pairs/s); final loss "
-             f"{t.get('train_loss')}" + (" — stopped by the time budget" if t.get("stopped_by_budget") else ""),
-             f"- machine: {m.get('cpu')} ({m.get('cores')} cores, {m.get('torch_threads')} torch threads, "
-             f"{m.get('device')}), torch {m.get('torch')}, transformers {m.get('transformers')}, "
-             f"sentence-transformers {m.get('sentence_transformers')}", "",
-             "Command:", "", "```", rec.get("command", ""), "```", ""]
-    ex = rec.get("examples")
-    if ex:
-        lines += ["## The ten example pairs of 8541", "",
-                  "| text1 | text2 | cosine here | RoFormer-Sim-FT (published) |", "|---|---|---:|---:|"]
-        lines += [f"| {a} | {b} | {c:.4f} | {p:.4f} |" for a, b, c, p in ex]
-        lines.append("")
-    held = rec.get("heldout")
-    if held:
-        tasks = list(held["scores"])
-        avg = sum(v["spearman"] for v in held["scores"].values()) / len(tasks)
-        lines += ["## Held-out scores", "",
-                  f"Spearman ×100 of plain cosine, {held['split']} split, pooling {rec['pooling']}, no whitening"
-                  + (f", a random {held['limit']} pairs per task (seed 0)" if held.get("limit") else "") + ".", "",
-                  "| " + " | ".join(tasks) + " | Avg |", "|" + "---:|" * (len(tasks) + 1),
-                  "| " + " | ".join(f"{held['scores'][k]['spearman']:.2f}" for k in tasks) + f" | {avg:.2f} |", ""]
-    return "\n".join(lines)
+def _model_lines(rec: dict) -> list[str]:
+    distill = (f"; distilled from `{rec['distill_from']}` (λ = {rec.get('distill_weight')}, teacher pooling "
+               f"{rec.get('teacher_pooling')})" if rec.get("distill_from") else "; no distillation")
+    prefix = repr(rec["prefix"]) if rec.get("prefix") else "none"
+    return [f"- base model: `{rec['base_model']}` ({rec.get('base_identity', '')})",
+            f"- pooling: **{rec['pooling']}** (recorded in modules.json and `simlab_finetune.json`), compared by "
+            "plain cosine",
+            f"- max length: {rec.get('max_length')} tokens; prefix: {prefix}",
+            f"- objective: **{rec['objective']}**{distill}",
+            f"- token embeddings frozen: {bool(rec.get('freeze_embeddings'))}"]
+
+
+def _data_lines(rec: dict) -> list[str]:
+    cosine = " (cosine objectives: entailment → 1, the rest → 0)" if rec["objective"] != "sbert" else ""
+    return [f"Streams: {', '.join(rec['data'])}. Every pair sharing a sentence with a test split of ATEC, BQ, "
+            f"LCQMC, PAWSX or STS-B ({rec['held_out_sentences']} distinct sentences) was dropped. NLI labels "
+            "other than entailment/neutral/contradiction were dropped. Labels: binary 0/1; NLI 2 = "
+            f"contradiction, 3 = entailment, 4 = neutral{cosine}.", "", *_counts_table(rec.get("counts", []))]
+
+
+def _training_lines(t: dict) -> list[str]:
+    return [f"- batch: {t.get('batch_size')} pairs per step ({t.get('sampling', '')})",
+            f"- steps: {t.get('global_step')} of max {t.get('max_steps')}; pairs seen: {t.get('pairs_seen')}; "
+            f"trainer epochs: {t.get('epoch')}",
+            f"- optimiser: AdamW lr {t.get('lr')}, weight decay {t.get('weight_decay')}, warmup ratio "
+            f"{t.get('warmup_ratio')}, {t.get('scheduler', 'linear')} schedule, seed {t.get('seed')}",
+            f"- this invocation: {t.get('wall_seconds')} s ({t.get('pairs_per_second')} pairs/s, resumed from step "
+            f"{t.get('resumed_from_step', 0)}); final loss {t.get('train_loss')}"
+            + (" — stopped by the time budget" if t.get("stopped_by_budget") else "")]
+
+
+def _examples_lines(ex: list) -> list[str]:
+    return ["| text1 | text2 | cosine here | RoFormer-Sim-FT (published) |", "|---|---|---:|---:|",
+            *[f"| {a} | {b} | {c:.4f} | {p:.4f} |" for a, b, c, p in ex]]
+
+
+def _heldout_lines(rec: dict) -> list[str]:
+    held = rec["heldout"]
+    tasks = list(held["scores"])
+    avg = sum(v["spearman"] for v in held["scores"].values()) / len(tasks)
+    subset = f", a random {held['limit']} pairs per task (seed 0)" if held.get("limit") else ""
+    return [f"Spearman ×100 of plain cosine, {held['split']} split, pooling {rec['pooling']}, no whitening{subset}.",
+            "", "| " + " | ".join(tasks) + " | Avg |", "|" + "---:|" * (len(tasks) + 1),
+            "| " + " | ".join(f"{held['scores'][k]['spearman']:.2f}" for k in tasks) + f" | {avg:.2f} |"]
+
+
+def card_sections(rec: dict) -> tuple[str, str, dict[str, list[str]]]:
+    """``(title, intro, {section: lines})`` for :meth:`simlab.train.run.RunFolder.write_card`."""
+    title = (f"# {rec['base_model']} fine-tuned with the {rec['objective']} objective (RoFormer-Sim-FT recipe, "
+             "kexue.fm/archives/8541)")
+    intro = ("A sentence-transformers folder: `SentenceTransformer(path)` loads it offline; `simlab eval --model "
+             f"PATH --pooling {rec['pooling']}` scores the same vectors.")
+    sections = {"Model": _model_lines(rec), "Data": _data_lines(rec), "Training": _training_lines(rec["training"])}
+    if rec.get("examples"):
+        sections["The ten example pairs of 8541"] = _examples_lines(rec["examples"])
+    if rec.get("heldout"):
+        sections["Held-out scores"] = _heldout_lines(rec)
+    return title, intro, sections

@@ -1,10 +1,17 @@
 """The RoFormer-Sim-FT recipe (kexue.fm/archives/8541) on sentence-transformers' trainer and simlab's core.
 
-``finetune(FinetuneConfig(...))``: labelled pairs (:mod:`simlab.finetune.data`) → a sentence-transformers model
-of the encoder + pooling (:mod:`simlab.finetune.model`) → the objective's loss (:mod:`simlab.finetune.losses`, or
-sentence-transformers' ``CoSENTLoss``), optionally plus cosine-matrix distillation → ``SentenceTransformerTrainer``
-built by :func:`simlab.train.trainer.build_trainer` (progress, ``metrics.jsonl``, atomic checkpoints, resume,
-time budget) → the saved folder with a model card.
+``finetune(FinetuneConfig(...))`` reads top to bottom as its stages:
+
+1. check every option (:func:`simlab.config.check_config`) and open the run folder (:func:`simlab.train.run.open_run`:
+   output guard, settings compared on ``--resume``, invocation log);
+2. labelled pairs (:mod:`simlab.finetune.data`);
+3. the student (and teacher) as sentence-transformers models (:mod:`simlab.finetune.model`), the datasets and the
+   objective's loss (:mod:`simlab.finetune.losses`, or sentence-transformers' ``CoSENTLoss``), optionally plus
+   cosine-matrix distillation;
+4. ``SentenceTransformerTrainer`` built by :func:`simlab.train.trainer.build_trainer` (progress, ``metrics.jsonl``,
+   checksummed checkpoints, time budget), resumed from the run's newest sound checkpoint;
+5. the saved folder, its record (``simlab_finetune.json``) and model card (:mod:`simlab.finetune.card`), then
+   :meth:`~simlab.train.run.RunFolder.finish`.
 
 Objectives (spec clue_sim.md §2.2):
 
@@ -25,68 +32,29 @@ sampler; ``supervised.py`` alternates the two streams 1:1 inside a batch), each 
 
 from __future__ import annotations
 
-import shlex
-import shutil
 import sys
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from simlab.errors import BadInputError, TrainingError
+from simlab.finetune.config import OBJECTIVES, FinetuneConfig
 
-__all__ = ["OBJECTIVES", "FinetuneConfig", "build_datasets", "build_loss", "finetune"]
+__all__ = ["OBJECTIVES", "FinetuneConfig", "Parts", "build_datasets", "build_loss", "build_parts", "finetune"]
 
-OBJECTIVES = ("sbert", "cosent", "cos-a", "cos-b", "cos-c")
+KIND = "finetune"
+CHECKPOINTS = "checkpoints"
 
 
-@dataclass
-class FinetuneConfig:
-    """Everything ``simlab finetune`` takes (CLI flags map 1:1)."""
+class Parts(NamedTuple):
+    """What one run trains: the student, its encoder facts, the teacher (or None), the datasets and the loss."""
 
-    model: str
-    out: str
-    objective: str = "sbert"
-    data: list[str] = field(default_factory=lambda: ["binary", "nli"])
-    distill_from: str | None = None
-    distill_weight: float = 100.0
-    pooling: str = "last-avg"
-    max_length: int = 64  # supervised.py: maxlen 64
-    prefix: str | None = None
-    batch_size: int = 32  # pairs per step (supervised.py: 96 pairs)
-    max_steps: int = 1000
-    lr: float = 2e-5  # supervised.py: AdamW 2e-5, weight decay 0.01
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.0
-    scheduler: str = "constant"  # supervised.py: AdamW at a fixed 2e-5, no warmup or decay
-    seed: int = 0
-    save_steps: int = 200
-    logging_steps: int = 10
-    minutes: float | None = None
-    freeze_embeddings: bool = False
-    precision: str = "auto"
-    threads: int | None = None
-    data_dir: str | None = None
-    resume: bool = False
-    keep_checkpoints: bool = False
-    examples: bool = True
-    eval_tasks: str | None = None  # e.g. "zh": score the saved model's test splits for the card
-    eval_limit: int | None = None  # pairs per task for that score (None = all)
-    command: str = ""
-
-    def check(self) -> None:
-        from simlab.finetune.data import parse_streams
-
-        if self.objective not in OBJECTIVES:
-            raise BadInputError(f"--objective {self.objective!r}: choose one of {', '.join(OBJECTIVES)}")
-        self.data = parse_streams(self.data)
-        for name, value in (("--batch-size", self.batch_size), ("--max-length", self.max_length),
-                            ("--save-steps", self.save_steps), ("--logging-steps", self.logging_steps)):
-            if value < 1:
-                raise BadInputError(f"{name} must be ≥ 1, got {value}")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise BadInputError(f"--max-steps must be ≥ 1 (or -1 for one pass), got {self.max_steps}")
-        if self.distill_weight <= 0:
-            raise BadInputError(f"--distill-weight must be > 0, got {self.distill_weight}")
+    model: object
+    enc: object
+    teacher: object | None
+    teacher_pooling: str | None
+    frozen: int
+    datasets: dict
+    loss: object
 
 
 def build_datasets(data, objective: str) -> dict:
@@ -132,6 +100,37 @@ def build_loss(model, objective: str, teacher=None, distill_weight: float = 100.
     return loss
 
 
+def open_finetune_run(cfg: FinetuneConfig):
+    """Stage 1: the run folder for ``cfg`` (refused, with nothing written, when ``--out`` would damage a folder
+    or ``--resume`` changes a setting). The folders the command reads a model from are off limits."""
+    from simlab.config import settings_of
+    from simlab.train.run import open_run
+
+    return open_run(cfg.out, kind=KIND, settings=settings_of(cfg), resume=cfg.resume,
+                    reads=[cfg.model, cfg.distill_from], checkpoint_dir=CHECKPOINTS)
+
+
+def build_parts(cfg: FinetuneConfig, data, device: str) -> Parts:
+    """Stage 3: student (+ frozen embeddings), teacher, datasets, loss. Seeded first: the SBERT head is initialised
+    here, before the trainer seeds, so a run does not depend on what its process did before."""
+    from transformers import set_seed
+
+    from simlab.finetune.model import build_student, freeze_input_embeddings, load_teacher, same_tokenizer
+
+    set_seed(cfg.seed)
+    model, enc = build_student(cfg.model, cfg.pooling, cfg.max_length, cfg.prefix, device)
+    frozen = freeze_input_embeddings(model) if cfg.freeze_embeddings else 0
+    teacher, teacher_pooling = None, None
+    if cfg.distill_from:
+        teacher, teacher_pooling = load_teacher(cfg.distill_from, cfg.pooling, cfg.max_length, cfg.prefix, device)
+        if not same_tokenizer(model, teacher):
+            raise BadInputError(f"--distill-from {cfg.distill_from}: the teacher must share the student's tokenizer "
+                                "(the loss sees token ids, as in 8454/8541 where both are the same architecture)")
+    datasets = build_datasets(data, cfg.objective)
+    loss = build_loss(model, cfg.objective, teacher, cfg.distill_weight)
+    return Parts(model, enc, teacher, teacher_pooling, frozen, datasets, loss)
+
+
 def _training_args(cfg: FinetuneConfig, out_dir: Path, streams: int):
     from sentence_transformers import SentenceTransformerTrainingArguments
 
@@ -145,84 +144,54 @@ def _training_args(cfg: FinetuneConfig, out_dir: Path, streams: int):
                          multi_dataset_batch_sampler="round_robin" if streams > 1 else "proportional")
 
 
-def finetune(cfg: FinetuneConfig, log=None) -> dict:
-    """Run the recipe; returns the run record (also written to ``<out>/simlab_finetune.json``)."""
-    import torch
-
-    from simlab.finetune.card import machine_info, render_card
-    from simlab.finetune.data import load_training_pairs
-    from simlab.finetune.model import build_student, freeze_input_embeddings, load_teacher, same_tokenizer
+def train_parts(cfg: FinetuneConfig, parts: Parts, run, log) -> tuple[object, dict]:
+    """Stage 4: build the trainer and train, resuming from the run's newest sound checkpoint."""
     from simlab.finetune.trainer import FinetuneTrainer
-    from simlab.io import atomic_write_text
+    from simlab.train.trainer import build_trainer
+    from simlab.train.trainer import run as run_trainer
+
+    args = _training_args(cfg, run.checkpoint_dir, len(parts.datasets))
+    train = parts.datasets if len(parts.datasets) > 1 else next(iter(parts.datasets.values()))
+    log(f"training {parts.enc.name} ({cfg.pooling}) with {cfg.objective}"
+        f"{' + distillation' if parts.teacher else ''} on "
+        f"{', '.join(f'{k}: {len(v)}' for k, v in parts.datasets.items())} pairs, batch {cfg.batch_size}, "
+        f"max {cfg.max_steps} steps, {'bf16' if args.bf16 else 'fp32'}"
+        + (f", {parts.frozen:,} embedding weights frozen" if parts.frozen else ""))
+    trainer = build_trainer(parts.model, args, train, trainer_cls=FinetuneTrainer, loss=parts.loss,
+                            minutes=cfg.minutes)
+    metrics = run_trainer(trainer, evaluate=False, run_folder=run)
+    return trainer, metrics
+
+
+def finetune(cfg: FinetuneConfig, log=None) -> dict:
+    """Run the recipe; returns the run record (also written to ``<out>/simlab_finetune.json``).
+
+    >>> record = finetune(FinetuneConfig(model="e5-small", out="ft", max_steps=10))   # doctest: +SKIP
+    >>> record["training"]["global_step"]                                             # doctest: +SKIP
+    10
+    """
+    from simlab.config import check_config
+    from simlab.finetune.card import card_sections, run_record, run_summary
+    from simlab.finetune.data import load_training_pairs
+    from simlab.machine import set_threads
     from simlab.train.args import device_kind
-    from simlab.train.callbacks import TimeBudgetCallback
-    from simlab.train.trainer import build_trainer, run
 
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    cfg.check()
-    if cfg.threads:
-        torch.set_num_threads(int(cfg.threads))
-    out = Path(cfg.out).expanduser()
-    if (out / "modules.json").is_file():
-        from simlab.train.checkpoint import last_complete_checkpoint
-
-        if not cfg.resume:
-            raise BadInputError(f"{out} already holds a model; choose another --out")
-        if last_complete_checkpoint(out / "checkpoints") is None:
-            raise BadInputError(f"{out} holds a finished run (no checkpoint left to resume)")
-    device = device_kind()
+    check_config(cfg)
+    set_threads(cfg.threads)
+    run = open_finetune_run(cfg)  # nothing is written before this passes
     data = load_training_pairs(cfg.data_dir, cfg.data)
     log(data.summary())
-    model, enc = build_student(cfg.model, cfg.pooling, cfg.max_length, cfg.prefix, device)
-    frozen = freeze_input_embeddings(model) if cfg.freeze_embeddings else 0
-    teacher, teacher_pooling = None, None
-    if cfg.distill_from:
-        teacher, teacher_pooling = load_teacher(cfg.distill_from, cfg.pooling, cfg.max_length, cfg.prefix, device)
-        if not same_tokenizer(model, teacher):
-            raise BadInputError(f"--distill-from {cfg.distill_from}: the teacher must share the student's tokenizer "
-                                "(the loss sees token ids, as in 8454/8541 where both are the same architecture)")
-    datasets = build_datasets(data, cfg.objective)
-    loss = build_loss(model, cfg.objective, teacher, cfg.distill_weight)
-    ckpt_dir = out / "checkpoints"
-    args = _training_args(cfg, ckpt_dir, len(datasets))
-    train = datasets if len(datasets) > 1 else next(iter(datasets.values()))
-    log(f"training {enc.name} ({cfg.pooling}) with {cfg.objective}{' + distillation' if teacher else ''} on "
-        f"{', '.join(f'{k}: {len(v)}' for k, v in datasets.items())} pairs, batch {cfg.batch_size}, "
-        f"max {cfg.max_steps} steps, device {device}" + (f", {frozen:,} embedding weights frozen" if frozen else ""))
-    trainer = build_trainer(model, args, train, trainer_cls=FinetuneTrainer, loss=loss, minutes=cfg.minutes)
-    t0 = time.perf_counter()
-    metrics = run(trainer, resume=cfg.resume, evaluate=False)
-    wall = time.perf_counter() - t0
-    budget = next((c for c in trainer.callback_handler.callbacks if isinstance(c, TimeBudgetCallback)), None)
-    steps_here = trainer.state.global_step - metrics.get("resumed_from_step", 0)
-    training = {
-        "batch_size": cfg.batch_size, "max_steps": cfg.max_steps, "global_step": trainer.state.global_step,
-        "pairs_seen": trainer.state.global_step * cfg.batch_size, "epoch": round(trainer.state.epoch or 0.0, 4),
-        "lr": cfg.lr, "weight_decay": cfg.weight_decay, "warmup_ratio": cfg.warmup_ratio, "scheduler": cfg.scheduler,
-        "seed": cfg.seed, "train_loss": round(float(metrics.get("train_loss", float("nan"))), 4),
-        "wall_seconds": round(wall, 1), "pairs_per_second": round(steps_here * cfg.batch_size / max(wall, 1e-9), 3),
-        "resumed_from_step": metrics.get("resumed_from_step", 0),
-        "stopped_by_budget": bool(budget and budget.stopped_early), "precision": args.bf16 and "bf16" or "fp32",
-        "sampling": "binary/NLI batches alternate 1:1 (round robin)" if len(datasets) > 1 else "one stream",
-    }
-    record = {
-        "base_model": cfg.model, "base_identity": enc.identity, "objective": cfg.objective, "data": cfg.data,
-        "pooling": cfg.pooling, "max_length": cfg.max_length, "prefix": enc.prefix,
-        "distill_from": cfg.distill_from, "distill_weight": cfg.distill_weight if teacher else None,
-        "teacher_pooling": teacher_pooling, "freeze_embeddings": cfg.freeze_embeddings,
-        "counts": [c.as_dict() for c in data.counts], "held_out_sentences": data.held_out_sentences,
-        "training": training, "machine": machine_info(), "command": cfg.command or shlex.join(sys.argv),
-        "config": asdict(cfg),
-    }
-    _save(model, out, record)
+    parts = build_parts(cfg, data, device_kind())
+    trainer, metrics = train_parts(cfg, parts, run, log)
+    record = run_record(cfg, data, parts, trainer, metrics)
+    _save(parts.model, run.out, record)
     if cfg.examples or cfg.eval_tasks:
-        _score_saved(cfg, out, enc.prefix, record, log)
-        _save_record(out, record)
-    atomic_write_text(out / "README.md", render_card(record))
-    if not cfg.keep_checkpoints:
-        for child in ckpt_dir.glob("checkpoint-*"):
-            shutil.rmtree(child)
-    log(f"wrote {out} ({training['global_step']} steps, {training['wall_seconds']} s)")
+        _score_saved(cfg, run.out, parts.enc.prefix, record, log)
+        _save_record(run.out, record)
+    run.finish(run_summary(record, metrics), keep_checkpoints=cfg.keep_checkpoints)
+    run.write_card(*card_sections(record))
+    log(f"wrote {run.out} ({record['training']['global_step']} steps, {record['training']['wall_seconds']} s)")
     return record
 
 

@@ -129,10 +129,18 @@ class UniLMBackbone(nn.Module):
         weights = folder / "model.safetensors"
         if not (folder / "config.json").is_file() or not weights.is_file():
             raise ModelError(f"{folder}: expected an HF folder with config.json and model.safetensors")
-        hf_cfg = HFConfig.from_pretrained(str(folder))
-        cfg = RoFormerConfig.from_hf(hf_cfg, causal=False)
+        try:
+            hf_cfg = HFConfig.from_pretrained(str(folder))
+            cfg = RoFormerConfig.from_hf(hf_cfg, causal=False)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ModelError(f"{folder / 'config.json'}: not a valid RoFormer config ({' '.join(str(exc).split())})"
+                             ) from None
         model = cls(cfg)
-        sd = load_file(str(weights))
+        try:
+            sd = load_file(str(weights))
+        except Exception as exc:  # safetensors raises its own error type for a truncated or foreign file
+            raise ModelError(f"{weights}: cannot be read ({' '.join(str(exc).split())}); the file is damaged"
+                             ) from None
         if not any(k.startswith("cls.predictions.") for k in sd):
             raise ModelError(f"{weights}: no MLM head (cls.predictions.*); a RoFormerForMaskedLM checkpoint is needed")
         model.load_hf_state_dict(sd)

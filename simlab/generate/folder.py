@@ -58,7 +58,10 @@ def load_tokenizer(folder: str | os.PathLike):
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     folder = Path(folder).expanduser()
-    tok = AutoTokenizer.from_pretrained(str(folder))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(folder))
+    except Exception as exc:  # the tokenizers library raises a bare Exception on a malformed tokenizer.json
+        raise ModelError(f"{folder}: the tokenizer cannot be loaded ({' '.join(str(exc).split())[:300]})") from None
     if (folder / "tokenizer.json").is_file() and type(tok).__name__.startswith("BertTokenizer"):
         tok = PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **{
             k: getattr(tok, k) for k in ("unk_token", "sep_token", "pad_token", "cls_token", "mask_token")})
@@ -78,12 +81,26 @@ def load_model(folder: str | os.PathLike, device: str = "cpu"):
     if not meta_path.is_file():
         raise MissingFileError(f"{folder}: no {META_FILE}; not a model written by `simlab generate train` or "
                                "`simlab univae train`")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{meta_path}: expected a JSON object")
     kinds = {"seq2seq": Seq2SeqSim, "univae": UniVAE}
     if meta.get("kind") not in kinds:
         raise ModelError(f"{meta_path}: unknown kind {meta.get('kind')!r}")
     backbone = UniLMBackbone.from_pretrained(folder)
-    model = kinds[meta["kind"]](backbone, **meta.get("settings", {}))
-    model.load_extra_state(load_file(str(folder / EXTRA_FILE)))
+    try:
+        model = kinds[meta["kind"]](backbone, **meta.get("settings", {}))
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{meta_path}: settings do not fit the {meta['kind']} model ({exc})") from None
+    extra = folder / EXTRA_FILE
+    if not extra.is_file():
+        raise MissingFileError(f"{folder}: no {EXTRA_FILE} (the {meta['kind']} model's own weights)")
+    try:
+        model.load_extra_state(load_file(str(extra)))
+    except Exception as exc:  # safetensors raises its own error type for a truncated or foreign file
+        raise ModelError(f"{extra}: cannot be read ({' '.join(str(exc).split())}); the file is damaged") from None
     tokenizer = load_tokenizer(folder)
     return model.to(device).eval(), tokenizer, meta

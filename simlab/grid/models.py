@@ -11,12 +11,12 @@ vectors cached by ``simlab eval`` for the same model name.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from simlab.encode.identity import cached_weights_hash
 from simlab.encode.pooling import POOLER_POOLINGS, POOLINGS
 from simlab.grid.cells import ModelSpec
+from simlab.models.hf_loading import read_json
 
 
 class LazyEncoder:
@@ -79,14 +79,14 @@ class LazyEncoder:
     def dim(self) -> int:
         cfg = Path(self.path) / "config.json"
         if cfg.is_file():
-            raw = json.loads(cfg.read_text(encoding="utf-8"))
+            raw = read_json(cfg)  # not JSON: a ModelError naming the file
             for key in ("hidden_size", "d_model", "dim"):
                 if key in raw:
                     return int(raw[key])
         return self.load().dim
 
     def info(self) -> dict:
-        """The ``model`` block of result records (as :func:`simlab.evaluate.runner.model_info`)."""
+        """The ``model`` block of result records (as :meth:`simlab.encode.Encoder.info`)."""
         return {"name": self.name, "path": self.path, "has_pooler": self.has_pooler, "dim": self.dim,
                 "identity": self.identity, "engine": self.engine, "precision": self.precision}
 

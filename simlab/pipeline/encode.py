@@ -87,8 +87,6 @@ def encode_corpus(paths, *, encoder, pooling: str, out, executor, shard_size: in
     rest; different inputs or config in an existing folder are a BadInputError unless ``restart`` (which empties
     the folder's shard files first).
     """
-    from simlab.evaluate.runner import model_info
-
     log = log or (lambda msg: None)
     out = Path(out)
     if len({str(Path(p).resolve()) for p in paths}) != len(paths):
@@ -124,7 +122,7 @@ def encode_corpus(paths, *, encoder, pooling: str, out, executor, shard_size: in
             f"{rate:.0f} docs/s overall; worker pid {record['worker']['pid']}, peak "
             f"{record['worker']['peak_rss_mb']:.0f} MB")
     records = [done[i] for i in range(len(shards))]
-    return finalize(out, plan, records, model_info(encoder), seconds=time.perf_counter() - t0, encoded=encoded)
+    return finalize(out, plan, records, encoder.info(), seconds=time.perf_counter() - t0, encoded=encoded)
 
 
 def _describe(executor) -> str:

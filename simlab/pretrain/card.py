@@ -1,11 +1,8 @@
-"""The model card (README.md) of a pretrained folder: data, counts, steps, tokens, wall time, machine,
-held-out metrics, the data's terms and the exact command."""
+"""The recipe's sections of a pretrained folder's model card (README.md): held-out metrics, tokenizer, training,
+data counts and the data's terms. Steps, tokens, wall time, machine and every command come from the run contract's
+card skeleton (:meth:`simlab.train.run.RunFolder.write_card`)."""
 
 from __future__ import annotations
-
-from pathlib import Path
-
-from simlab.io import atomic_write_text
 
 TERMS = """- `corpus-zh/xwlb.txt` (CCTV 新闻联播 text via china-data/xwlb): source says study use only, CCTV reserves all
   rights: **research use only, no redistribution** of the text (MANIFEST §7.1).
@@ -24,76 +21,66 @@ def _tokenizer_line(s: dict) -> str:
     return line
 
 
-def write_card(out: Path, s: dict) -> Path:
-    """Write ``out/README.md`` from the run summary of :func:`simlab.pretrain.recipe.pretrain`."""
-    cfg, p, m, c = s["config"], s["preset"], s["metrics"], s["corpus"]
-    tot = c["total"]
-    rows = "\n".join(
-        f"| `{src}` | {v['texts']:,} | {v['sts_removed']:,} | {v['duplicates']:,} | {v['pieces']:,} | {v['chars']:,} |"
-        for src, v in c["sources"].items())
-    pk = s["packed"]
+INTRO = ("A Chinese RoFormer (`RoFormerForMaskedLM`, RoPE) pretrained by masked language modelling with simlab "
+         "(`simlab pretrain`). Unsupervised: no labelled pairs were used. It loads with `AutoModel.from_pretrained` "
+         "and `simlab.encode.load_encoder`.")
+
+
+def card_sections(s: dict) -> dict[str, list[str]]:
+    """The recipe's own sections of ``README.md`` from the run summary of :func:`simlab.pretrain.recipe.pretrain`
+    (the run contract's :meth:`~simlab.train.run.RunFolder.write_card` adds "Run" and "Command").
+
+    >>> sorted(card_sections(summary))                     # doctest: +SKIP
+    ['Data', 'Held-out metrics', 'Terms of the data', 'Tokenizer', 'Training']
+    """
+    cfg, p, m, pk = s["config"], s["preset"], s["metrics"], s["packed"]
     acc = m.get("eval_masked_accuracy")
-    text = f"""---
-language: zh
-library_name: transformers
-pipeline_tag: fill-mask
-tags: [roformer, simlab, mlm]
----
-# {out.name}
+    return {
+        "Held-out metrics": [
+            f"- masked-token accuracy: **{acc if acc is None else f'{acc:.4f}'}**; MLM loss "
+            f"{m.get('eval_loss', float('nan')):.4f} ({pk['heldout']['sequences']:,} held-out sequences, masked once "
+            f"with a fixed seed; first {cfg['heldout_max']} used)."],
+        "Tokenizer": [_tokenizer_line(s)],
+        "Training": _training_rows(s, cfg, p, m),
+        "Data": _data_lines(s["corpus"], pk, cfg),
+        "Terms of the data": [TERMS],
+    }
 
-A Chinese RoFormer (`RoFormerForMaskedLM`, RoPE) pretrained by masked language modelling with simlab
-(`simlab pretrain`). Unsupervised: no labelled pairs were used. It loads with `AutoModel.from_pretrained` and
-`simlab.encode.load_encoder`.
 
-## Held-out metrics
-- masked-token accuracy: **{acc if acc is None else f'{acc:.4f}'}**; MLM loss {m.get('eval_loss', float('nan')):.4f}
-  ({pk['heldout']['sequences']:,} held-out sequences, masked once with a fixed seed; first {cfg['heldout_max']} used).
+def _training_rows(s: dict, cfg: dict, p: dict, m: dict) -> list[str]:
+    return [
+        "| | |", "|---|---|",
+        f"| preset | `{p['name']}`: {p['layers']} layers × {p['hidden']} hidden, {p['heads']} heads, FFN "
+        f"{p['intermediate']} |",
+        f"| parameters | {s['parameters']:,} |",
+        f"| init | {cfg['init'] or 'random (seed ' + str(cfg['seed']) + ')'} |",
+        f"| steps | {m.get('global_step')} of {cfg['max_steps']} (this invocation resumed from step "
+        f"{m.get('resumed_from_step')}) |",
+        f"| batch × length | {cfg['batch_size']} × {cfg['max_len']} packed tokens |",
+        f"| masking | {cfg['mlm_prob']:.0%} of tokens, 80/10/10{', whole-word (jieba)' if cfg['wwm'] else ''} |",
+        f"| optimiser | AdamW, lr {cfg['lr']}, warmup {p['warmup_ratio']:.0%}, linear decay, weight decay 0.01 |",
+        f"| precision | {'bf16 autocast' if s['precision'] == 'bf16' else 'fp32'} on {s['device']} |",
+        "",
+        "Curves: `train/curves.png`; every logged value: `train/metrics.jsonl`. `step0/` holds the same architecture "
+        "at step 0 (random init, same tokenizer), the control for the STS study.",
+    ]
 
-## Tokenizer
-{_tokenizer_line(s)}
 
-## Training
-| | |
-|---|---|
-| preset | `{p['name']}`: {p['layers']} layers × {p['hidden']} hidden, {p['heads']} heads, FFN {p['intermediate']} |
-| parameters | {s['parameters']:,} |
-| init | {cfg['init'] or 'random (seed ' + str(cfg['seed']) + ')'} |
-| steps | {m.get('global_step')} (resumed from step {m.get('resumed_from_step')}) |
-| tokens seen | {m.get('tokens_seen', 0):,} (non-padding) |
-| batch × length | {cfg['batch_size'] or p['batch_size']} × {cfg['max_len'] or p['max_len']} packed tokens |
-| masking | {cfg['mlm_prob']:.0%} of tokens, 80/10/10{', whole-word (jieba)' if cfg['wwm'] else ''} |
-| optimiser | AdamW, lr {cfg['lr'] or p['lr']}, warmup {p['warmup_ratio']:.0%}, linear decay, weight decay 0.01 |
-| precision | {'bf16 autocast' if s['machine']['bf16'] else 'fp32'} on {s['machine']['device']} |
-| wall time | {s['wall_seconds']:.0f} s for this command (training part {m.get('train_runtime', 0):.0f} s) |
-| machine | {s['machine']['platform']}, {s['machine']['cpus']} CPUs, Python {s['machine']['python']} |
-
-Curves: `train/curves.png`; every logged value: `train/metrics.jsonl`. `step0/` holds the same architecture at
-step 0 (random init, same tokenizer), the control for the STS study.
-
-## Data
-Corpus `{' '.join(cfg['corpus'])}`: texts are NFKC-normalised, deduplicated, cut at sentence punctuation to
-{(cfg['max_len'] or p['max_len']) - 2} characters, and every text or piece equal (after normalisation) to a sentence of any split of
-ATEC, BQ, LCQMC, PAWSX or STS-B ({c['sts_sentences_filtered_against']:,} distinct sentences) is removed.
-
-| source | texts | STS-removed | duplicates | pieces | chars |
-|---|---:|---:|---:|---:|---:|
-{rows}
-| **total** | {tot['texts']:,} | {tot['sts_removed']:,} | {tot['duplicates']:,} | {tot['pieces']:,} | {tot['chars']:,} |
-
-Held-out pieces: {c['heldout_pieces']:,} (chosen by hash). Packed: {pk['train']['sequences']:,} train sequences /
-{pk['train']['tokens']:,} tokens; {pk['train']['truncated_texts']:,} texts truncated.
-{('Missing sources: ' + ', '.join(c['missing_sources'])) if c.get('missing_sources') else ''}
-
-## Terms of the data
-{TERMS}
-
-## Rebuild
-The recipe is seeded; this command rebuilds the model:
-
-```bash
-{s['command'] or '(python API)'}
-```
-"""
-    path = out / "README.md"
-    atomic_write_text(path, text)
-    return path
+def _data_lines(c: dict, pk: dict, cfg: dict) -> list[str]:
+    tot = c["total"]
+    rows = [f"| `{src}` | {v['texts']:,} | {v['sts_removed']:,} | {v['duplicates']:,} | {v['pieces']:,} | "
+            f"{v['chars']:,} |" for src, v in c["sources"].items()]
+    lines = [
+        f"Corpus `{' '.join(cfg['corpus'])}`: texts are NFKC-normalised, deduplicated, cut at sentence punctuation to "
+        f"{cfg['max_len'] - 2} characters, and every text or piece equal (after normalisation) to a sentence of any "
+        f"split of ATEC, BQ, LCQMC, PAWSX or STS-B ({c['sts_sentences_filtered_against']:,} distinct sentences) is "
+        "removed.", "",
+        "| source | texts | STS-removed | duplicates | pieces | chars |", "|---|---:|---:|---:|---:|---:|", *rows,
+        f"| **total** | {tot['texts']:,} | {tot['sts_removed']:,} | {tot['duplicates']:,} | {tot['pieces']:,} | "
+        f"{tot['chars']:,} |", "",
+        f"Held-out pieces: {c['heldout_pieces']:,} (chosen by hash). Packed: {pk['train']['sequences']:,} train "
+        f"sequences / {pk['train']['tokens']:,} tokens; {pk['train']['truncated_texts']:,} texts truncated.",
+    ]
+    if c.get("missing_sources"):
+        lines.append("Missing sources: " + ", ".join(c["missing_sources"]))
+    return lines

@@ -38,7 +38,7 @@ def bag_of_chars(texts: list[str], tokenizer, weighting: str = "count") -> np.nd
 
 
 def boc_model_info(tokenizer_dir: str, weighting: str, dim: int) -> dict:
-    """The ``model`` block of a bag-of-characters record (same fields as ``runner.model_info``)."""
+    """The ``model`` block of a bag-of-characters record (same fields as ``Encoder.info()``)."""
     name = "bag-of-chars" + ("" if weighting == "count" else f"-{weighting}")
     h = hashlib.sha256(str(tokenizer_dir).encode()).hexdigest()[:12]
     return {"name": name, "path": str(tokenizer_dir), "has_pooler": False, "dim": dim,

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from simlab.errors import BadInputError, IndexError_, MissingFileError
-from simlab.evaluate.runner import model_info
 from simlab.retrieval import backends
 from simlab.retrieval.corpus import Corpus
 from simlab.retrieval.projection import Projection
@@ -99,12 +98,12 @@ class Index:
                 X = encoder.encode_all(corpus.texts, poolings=[pooling], batch_size=batch_size)[pooling]
             else:
                 X = embed(encoder, corpus.texts, [pooling], encoder.max_length, batch_size)[pooling]
-            model = model_info(encoder)
+            model = encoder.info()
         else:
             X = np.asarray(vectors)
             if X.ndim != 2 or X.shape[0] != len(corpus):
                 raise ValueError(f"vectors have shape {X.shape} but the corpus has {len(corpus)} documents")
-            model = model_info(encoder) if encoder is not None else \
+            model = encoder.info() if encoder is not None else \
                 {"name": "precomputed", "identity": None, "path": None, "dim": int(X.shape[1])}
         d = X.shape[1]
         if model["dim"] != d:

@@ -10,11 +10,10 @@ CPU with AVX512-BF16 / AMX), fp32 otherwise. Everything is seeded (``seed`` and 
 
 from __future__ import annotations
 
-import functools
 import os
-from pathlib import Path
 
 from simlab.errors import BadInputError
+from simlab.machine import cpu_has_bf16
 
 PRECISIONS = ("auto", "bf16", "fp32")
 
@@ -24,16 +23,6 @@ def device_kind() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16 flags in /proc/cpuinfo)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_precision(precision: str = "auto", device: str | None = None) -> str:

@@ -113,16 +113,22 @@ def test_train_limit_keeps_dev_and_test_complete(clue_data, tiny_bert, tmp_path)
 def test_finished_run_folder_is_not_overwritten(clue_data, tiny_bert, tmp_path, capsys):
     run_tiny("fewclue-bustm", tiny_bert, clue_data, tmp_path / "b", "--epochs", 1, "--keep-checkpoints")
     assert list((tmp_path / "b").glob("checkpoint-*"))
+    capsys.readouterr()
     assert clue("run", "fewclue-bustm", "--model", tiny_bert, "--data-dir", clue_data, "--out", tmp_path / "b") == 2
-    assert "--resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("simlab: error:") == 1 and "holds a finished clue run" in err and "another --out" in err
 
 
 def test_finished_run_drops_its_checkpoints_and_says_so_on_resume(clue_data, tiny_bert, tmp_path, capsys):
     s = run_tiny("fewclue-bustm", tiny_bert, clue_data, tmp_path / "b", "--epochs", 1, "--save-steps", 1)
-    assert not list((tmp_path / "b").glob("checkpoint-*")) and s["checkpoints"].startswith("removed")
+    from simlab.train.run import read_record
+
+    record = read_record(tmp_path / "b")
+    assert not list((tmp_path / "b").glob("checkpoint-*")) and record["checkpoints"].startswith("removed")
+    assert record["status"] == "finished" and record["final_step"] == s["train_metrics"]["global_step"]
     assert (tmp_path / "b" / "best" / "head.safetensors").is_file()  # what the run is for stays
     capsys.readouterr()
     assert clue("run", "fewclue-bustm", "--model", tiny_bert, "--data-dir", clue_data, "--out", tmp_path / "b",
                 "--resume") == 2
     err = capsys.readouterr().err
-    assert err.count("simlab: error:") == 1 and "another --out" in err and "Traceback" not in err
+    assert err.count("simlab: error:") == 1 and "nothing to resume" in err and "Traceback" not in err

@@ -116,7 +116,8 @@ def _grads_after_first_step(tmp_path, batch_size, grad_accum, features):
     from transformers import TrainerCallback
 
     from simlab.clue.batching import Collator
-    from simlab.clue.runner import build_clue_trainer
+    from simlab.clue.config import ClueConfig, resolved
+    from simlab.clue.recipes import build_clue_trainer
 
     captured = {}
 
@@ -126,9 +127,10 @@ def _grads_after_first_step(tmp_path, batch_size, grad_accum, features):
                 captured.update({n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None})
 
     model = _tiny_classifier(tmp_path)
+    cfg = resolved(ClueConfig(task="afqmc", recipe="8739", batch_size=batch_size, grad_accum=grad_accum, max_steps=1,
+                              precision="fp32", save_steps=100, batching="random"))
     trainer = build_clue_trainer(model, features, Collator(pad_id=0, kind="classify"), tmp_path / f"run{grad_accum}",
-                                 batch_size=batch_size, grad_accum=grad_accum, max_steps=1, precision="fp32",
-                                 callbacks=[Capture()], save_steps=100, stream=open("/dev/null", "w"))
+                                 cfg, callbacks=[Capture()], stream=open("/dev/null", "w"))
     trainer.train()
     return captured, {n: p.detach().clone() for n, p in model.named_parameters()}
 

@@ -5,12 +5,15 @@ import json
 import pytest
 
 from simlab.clue import selection
+from simlab.clue.config import ClueConfig
 from simlab.clue.runner import run_task
 
 
 def _run(tiny_bert, clue_data, out, resume=False):
-    return run_task("afqmc", str(tiny_bert), out=out, data_dir=clue_data, epochs=3, max_length=48, batch_size=4,
-                    save_steps=1, precision="fp32", seed=3, resume=resume, keep_checkpoints=True, stream=open("/dev/null", "w"))
+    cfg = ClueConfig(task="afqmc", model=str(tiny_bert), out=str(out), data_dir=str(clue_data), epochs=3,
+                     max_length=48, batch_size=4, save_steps=1, precision="fp32", seed=3, resume=resume,
+                     keep_checkpoints=True)
+    return run_task(cfg, stream=open("/dev/null", "w"))
 
 
 def test_resume_after_kill_matches_unbroken_run(clue_data, tiny_bert, tmp_path, monkeypatch, one_torch_thread):

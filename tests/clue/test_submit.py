@@ -76,40 +76,128 @@ def test_checks_reject_wrong_formats(name, content, error, tmp_path):
         check_submission(path)
 
 
-def _fake_run(folder: Path, files: dict, complete=True) -> Path:
+SOURCES = {c[3]: (c[0], c[1]) for c in CASES}
+
+
+def _fake_run(folder: Path, files: dict, data: Path, complete=True, rows=None) -> Path:
+    """A run folder as `clue run` leaves it: the predict files and metrics.json's records of them (test file,
+    source files, row count)."""
     folder.mkdir(parents=True)
     subs = []
-    for name in files:
-        (folder / name).write_bytes((GOLDEN / files[name]).read_bytes())
-        subs.append({"file": name, "rows": 3, "complete": complete})
-    (folder / "metrics.json").write_text(json.dumps({"submissions": subs}), encoding="utf-8")
+    for name, golden in files.items():
+        (folder / name).write_bytes((GOLDEN / golden).read_bytes())
+        task_name, split = SOURCES[name]
+        task = get_task(task_name)
+        source = require_files(data, task, split)
+        n = len(task.read(source, split).examples) if rows is None else rows
+        subs.append({"file": name, "test": split, "source": [str(p) for p in source], "rows": n,
+                     "complete": complete})
+    (folder / "metrics.json").write_text(json.dumps({"task": SOURCES[next(iter(files))][0], "limit": None,
+                                                     "submissions": subs}), encoding="utf-8")
     return folder
 
 
-def test_zip_collects_checked_files_at_the_root(tmp_path):
-    a = _fake_run(tmp_path / "a", {"afqmc_predict.json": "afqmc_predict.json"})
+def test_zip_collects_checked_files_at_the_root(tmp_path, clue_data):
+    a = _fake_run(tmp_path / "a", {"afqmc_predict.json": "afqmc_predict.json"}, clue_data)
     b = _fake_run(tmp_path / "b", {"chid10_predict.json": "chid10_predict.json",
-                                  "cmrc2018_predict.json": "cmrc2018_predict.json"})
+                                  "cmrc2018_predict.json": "cmrc2018_predict.json"}, clue_data)
+    c = _fake_run(tmp_path / "c", {"cluener_predict.json": "cluener_predict.json"}, clue_data)
     out = tmp_path / "clue_submit.zip"
-    assert make_zip([a, b], out) == ["afqmc_predict.json", "chid10_predict.json", "cmrc2018_predict.json"]
+    assert make_zip([a, b, c], out) == ["afqmc_predict.json", "chid10_predict.json", "cluener_predict.json",
+                                        "cmrc2018_predict.json"]
     with zipfile.ZipFile(out) as zf:
-        assert sorted(zf.namelist()) == ["afqmc_predict.json", "chid10_predict.json", "cmrc2018_predict.json"]
+        assert sorted(zf.namelist()) == ["afqmc_predict.json", "chid10_predict.json", "cluener_predict.json",
+                                         "cmrc2018_predict.json"]
         assert zf.read("chid10_predict.json") == (GOLDEN / "chid10_predict.json").read_bytes()
 
 
-def test_zip_refuses_partial_and_duplicate_runs(tmp_path):
-    a = _fake_run(tmp_path / "a", {"afqmc_predict.json": "afqmc_predict.json"})
-    part = _fake_run(tmp_path / "p", {"csl_predict.json": "csl_predict.json"}, complete=False)
-    dup = _fake_run(tmp_path / "d", {"afqmc_predict.json": "afqmc_predict.json"})
+def test_zip_refuses_partial_and_duplicate_runs(tmp_path, clue_data):
+    a = _fake_run(tmp_path / "a", {"afqmc_predict.json": "afqmc_predict.json"}, clue_data)
+    part = _fake_run(tmp_path / "p", {"csl_predict.json": "csl_predict.json"}, clue_data, complete=False)
+    dup = _fake_run(tmp_path / "d", {"afqmc_predict.json": "afqmc_predict.json"}, clue_data)
     with pytest.raises(BadInputError, match="--limit"):
         make_zip([part], tmp_path / "x.zip")
     assert make_zip([part], tmp_path / "x.zip", allow_partial=True) == ["csl_predict.json"]
     with pytest.raises(BadInputError, match="two runs"):
         make_zip([a, dup], tmp_path / "y.zip")
-    bad = _fake_run(tmp_path / "bad", {"afqmc_predict.json": "tnews11_predict.json"})  # wrong labels
+    bad = _fake_run(tmp_path / "bad", {"afqmc_predict.json": "tnews11_predict.json"}, clue_data)  # wrong labels
     with pytest.raises(DataError):
         make_zip([bad], tmp_path / "z.zip")
     assert not (tmp_path / "z.zip").exists()
+
+
+def _rows(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def _refused(tmp_path, run: Path, *needles) -> str:
+    """`simlab clue submit RUN`: exit 2, one error line naming the file and every needle, no zip written."""
+    import contextlib
+    import io
+
+    from simlab.cli.main import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["clue", "submit", str(run), "--out", str(tmp_path / "refused.zip")])
+    lines = [line for line in err.getvalue().splitlines() if line.startswith("simlab: error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err.getvalue(), err.getvalue()
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    assert not (tmp_path / "refused.zip").exists()
+    return lines[0]
+
+
+def test_submit_refuses_a_cut_predict_file_naming_it(tmp_path, clue_data):
+    run = _fake_run(tmp_path / "cut", {"afqmc_predict.json": "afqmc_predict.json"}, clue_data)
+    pred = run / "afqmc_predict.json"
+    pred.write_text("".join(_rows(pred)[:1]), encoding="utf-8")  # 3 rows cut to 1: still well-formed jsonl
+    _refused(tmp_path, run, str(pred), "1 predictions", "metrics.json records 3")
+
+
+@pytest.mark.parametrize("edit,needles", [
+    (lambda rows: rows[:2] + rows[:1], ["ids duplicated (first: 0)", "test ids missing (first: 2)"]),
+    (lambda rows: rows[:2] + [rows[2].replace('"2"', '"7"')], ["ids not in the test file (first: 7)"]),
+])
+def test_submit_refuses_duplicated_missing_and_extra_ids(tmp_path, clue_data, edit, needles):
+    # metrics.json and the row count agree (a file rewritten consistently), so only the test file can tell
+    run = _fake_run(tmp_path / "ids", {"afqmc_predict.json": "afqmc_predict.json"}, clue_data)
+    pred = run / "afqmc_predict.json"
+    pred.write_text("".join(edit(_rows(pred))), encoding="utf-8")
+    _refused(tmp_path, run, str(pred), "3 predictions for the 3 rows of", *needles)
+
+
+def test_submit_refuses_a_dict_file_with_a_repeated_key(tmp_path, clue_data):
+    run = _fake_run(tmp_path / "chid", {"chid10_predict.json": "chid10_predict.json"}, clue_data)
+    pred = run / "chid10_predict.json"
+    obj = json.loads(pred.read_text(encoding="utf-8"))
+    first, second = list(obj)
+    pred.write_text(f'{{"{first}": 1, "{first}": 2}}', encoding="utf-8")  # json.loads would keep one silently
+    _refused(tmp_path, run, str(pred), "ids duplicated", f"test ids missing (first: {second})")
+
+
+@pytest.mark.parametrize("target,content,needles", [
+    ("metrics.json", b'{"submissions": [', ["metrics.json:1", "not valid JSON"]),
+    ("metrics.json", b'{"task": "afqmc", "note": "\xff\xfe"}', ["metrics.json:1", "not valid UTF-8"]),
+    ("metrics.json", b'{"submissions": [{"file": "../../etc/passwd"}]}', ["metrics.json", "damaged"]),
+    ("metrics.json", b'[1, 2]', ["metrics.json", "one JSON object"]),
+    ("afqmc_predict.json", b'{"id": "0", "label": "1"}\n\xc3\x28\n', ["afqmc_predict.json:2", "UTF-8"]),
+    ("afqmc_predict.json", b'{"id": "0", "label": "1"}\n5\n', ["afqmc_predict.json:2", "JSON object"]),
+])
+def test_damaged_metrics_or_predict_file_is_one_line_naming_it(tmp_path, clue_data, target, content, needles):
+    run = _fake_run(tmp_path / "dmg", {"afqmc_predict.json": "afqmc_predict.json"}, clue_data)
+    (run / target).write_bytes(content)
+    _refused(tmp_path, run, *needles)
+
+
+def test_submit_refuses_when_the_test_file_is_gone(tmp_path, clue_data):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(clue_data / "CLUE" / "AFQMC", data / "CLUE" / "AFQMC")
+    run = _fake_run(tmp_path / "gone", {"afqmc_predict.json": "afqmc_predict.json"}, data)
+    (data / "CLUE" / "AFQMC" / "test.txt").unlink()
+    _refused(tmp_path, run, "test.txt", "is gone")
 
 
 def test_results_table_lists_runs_and_marks_anchor_splits(tmp_path):

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from simlab import testing as tb
-from simlab.encode import Encoder, MissingWeightsError
+from simlab.encode import Encoder
+from simlab.models.hf_loading import MissingWeightsError
 
 SENTS = ["the cat sat on the mat", "a dog", "red", "the big blue dog ran fast on a small red mat", "猫 在 上",
          "slow cat", "the the the the the the the the the the the the", "狗跑"]

@@ -103,8 +103,6 @@ def test_exported_graph_is_reused_not_rebuilt(tiny, engine, precision, monkeypat
 
 
 def test_cache_keys_and_records_carry_engine_and_precision(tiny, tmp_path):
-    from simlab.evaluate.runner import model_info
-
     plain = Encoder(tiny, max_length=16)
     bf16 = Encoder(tiny, max_length=16, engine="torch", precision="bf16")
     int8 = Encoder(tiny, max_length=16, engine="torch", precision="int8")
@@ -112,7 +110,7 @@ def test_cache_keys_and_records_carry_engine_and_precision(tiny, tmp_path):
     keys = {cache_key(e.identity, 16, "", "cls", "abc", e.variant) for e in (plain, bf16, int8)}
     assert len(keys) == 3
     assert cache_key(plain.identity, 16, "", "cls", "abc") in keys  # torch/fp32 keeps its old keys (caches stay valid)
-    info = model_info(bf16)
+    info = bf16.info()
     assert (info["engine"], info["precision"]) == ("torch", "bf16")
     cache = VectorCache(tmp_path / "v")
     v_plain = cache.embed(plain, TEXTS, ["cls"], 16)["cls"]

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from simlab.data import fit_sentences, get_task, load_task, resolve_tasks
-from simlab.evaluate.runner import _fit_from_splits
+from simlab.evaluate.task_vectors import _fit_from_splits
 
 pytestmark = pytest.mark.skipif(not os.environ.get("SIMLAB_DATA"), reason="needs SIMLAB_DATA (CI has it)")
 

@@ -8,8 +8,9 @@ from scipy.stats import spearmanr
 
 from simlab.data import PairSplit
 from simlab.errors import WhiteningError
-from simlab.evaluate.runner import TaskVectors, score_task
+from simlab.evaluate.runner import score_task
 from simlab.evaluate.settings import WhiteningSetting, parse_whiten
+from simlab.evaluate.task_vectors import TaskVectors
 from simlab.whitening import Whitening
 
 

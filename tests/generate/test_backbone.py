@@ -82,7 +82,7 @@ def test_generation_tokenizer_keeps_the_folders_nfkc_step(tmp_path):
     import json
 
     from simlab.generate.folder import load_tokenizer
-    from simlab.pretrain.vocab import build_tokenizer
+    from simlab.train.vocab import build_tokenizer
 
     tok = build_tokenizer(["今天好吗?(12)", "明天好吗?"] * 3, vocab_size=40, min_freq=1, n_unused=2, merges_budget=0)
     folder = tmp_path / "tok"

@@ -56,12 +56,14 @@ def test_univae_train_then_reconstruct(tmp_path, data_dir, capsys, monkeypatch):
     assert main(["univae", "encode", "--model", str(out), "今天天气怎么样"]) == 0
     assert len(json.loads(capsys.readouterr().out)["z"]) == 8
 
-    # --resume picks up the finished run (same vocabulary, last checkpoint) and rewrites the folder
-    assert main(["univae", "train", "--out", str(out), "--data-dir", str(data_dir), "--latent-layers", "1",
-                 "--z-dim", "8", *TINY, "--max-steps", "6", "--resume"]) == 0
-    assert "6 steps" in capsys.readouterr().out
-    calls = json.loads((out / "run" / "invocations.json").read_text(encoding="utf-8"))
-    assert [c["resume"] for c in calls] == [False, True] and calls[1]["max_steps"] == 6  # how each process started
+    # the run contract: simlab_run.json records the settings and the invocation; checkpoints are gone once finished
+    record = json.loads((out / "simlab_run.json").read_text(encoding="utf-8"))
+    assert record["kind"] == "univae" and record["status"] == "finished" and record["final_step"] == 4
+    assert record["settings"]["z_dim"] == 8 and "sim_scale" not in record["settings"]
+    assert [c["resume"] for c in record["invocations"]] == [False]
+    assert not list((out / "run").glob("checkpoint-*")) and (out / "run" / "tokenizer").is_dir()
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "## Model" in card and "- steps: 4" in card and "## Command" in card
 
 
 def test_generate_train_then_generate(tmp_path, data_dir, capsys):

@@ -9,7 +9,8 @@ import pytest
 
 from simlab.data import get_task
 from simlab.evaluate.metrics import SplitScorer, cosine_pairs, sts_scores
-from simlab.evaluate.scoring import build_record, cosines_by_k, score_pooling
+from simlab.evaluate.record import build_record
+from simlab.evaluate.scoring import cosines_by_k, score_pooling
 from simlab.evaluate.settings import parse_whiten
 from simlab.whitening import Whitening, whiten
 from simlab.whitening.kernel import compute_kernel_bias, l2_normalize
@@ -97,7 +98,7 @@ def test_same_records_as_score_task_on_real_pairs(task):
     """Real task structure (splits, sub-datasets, gold ties), vectors with a known covariance: every field of
     every record equals score_task's. (A tiny random BERT maps most sentences to a few dozen distinct vectors, so
     its cosines tie massively and any two implementations break those ties by rounding noise.)"""
-    from simlab.evaluate.runner import prepare_task
+    from simlab.evaluate.task_vectors import prepare_task
 
     tv, texts = prepare_task(task)
     _drop_identical_pairs(tv)

@@ -36,7 +36,7 @@ def test_word_starts_travel_with_tokens():
 
 
 def test_write_and_read_packed(tmp_path):
-    from simlab.pretrain.vocab import build_tokenizer
+    from simlab.train.vocab import build_tokenizer
 
     texts = ["今天天气很好", "我们去公园", "abc 123", "明天下雨吗"] * 10
     tok = build_tokenizer(texts, vocab_size=80, min_freq=1, n_unused=2, merges_budget=10)

@@ -15,18 +15,9 @@
 
 from __future__ import annotations
 
-from simlab.encode.engines.auto import (
-    ENGINES,
-    PRECISIONS,
-    cpu_flags,
-    engine_installed,
-    native_bf16,
-    resolve,
-    supported,
-)
+from simlab.encode.engines.auto import ENGINES, PRECISIONS, engine_installed, resolve, supported
 
-__all__ = ["ENGINES", "PRECISIONS", "cpu_flags", "engine_installed", "make_runner", "native_bf16", "resolve",
-           "supported"]
+__all__ = ["ENGINES", "PRECISIONS", "engine_installed", "make_runner", "resolve", "supported"]
 
 
 def make_runner(model, has_pooler: bool, engine: str, precision: str, *, weights_id: str, num_threads=None,

@@ -11,10 +11,10 @@ or a record ever says "auto": it is resolved first.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 
 from simlab.errors import BadInputError
+from simlab.machine import cpu_has_bf16
 
 ENGINES = ("torch", "onnx", "openvino")
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -27,24 +27,6 @@ _EXTRA = {"onnx": "pip install 'simlab[onnx]'", "openvino": "pip install 'simlab
 # do not earn it, nor does their Spearman change on the 12 tasks (up to 0.99 / 3.23 / 7.07 points for OpenVINO / torch /
 # ONNX Runtime int8; README "Encoding speed").
 AUTO_ORDER = (("openvino", "bf16"), ("openvino", "fp32"), ("onnx", "fp32"), ("torch", "fp32"))
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags of /proc/cpuinfo (empty where that file does not exist)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-def native_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16)."""
-    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def engine_installed(engine: str) -> bool:
@@ -61,7 +43,7 @@ def supported(engine: str, precision: str) -> str | None:
         return f"engine {engine!r} is not installed ({_EXTRA.get(engine, '')})"
     if engine == "onnx" and precision == "bf16":
         return "ONNX Runtime's CPU provider has no bf16 kernels; use --engine openvino or torch for bf16"
-    if engine == "openvino" and precision == "bf16" and not native_bf16():
+    if engine == "openvino" and precision == "bf16" and not cpu_has_bf16():
         return ("this CPU has no bf16 instructions (avx512_bf16 / amx_bf16), so OpenVINO would run fp32 under a "
                 "bf16 label; use fp32")
     return None

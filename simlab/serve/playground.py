@@ -1,0 +1,3 @@
+"""The page at ``/``: a search playground (placeholder, replaced below)."""
+
+PAGE = "<!doctype html><title>simlab serve</title>"
