@@ -64,6 +64,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from simlab.clue.common import data_root, require_files
+    from simlab.clue.config import ClueConfig
     from simlab.clue.runner import run_task
     from simlab.clue.tasks import get_task
     from simlab.models.registry import resolve_model
@@ -83,9 +84,10 @@ def main() -> None:
                 plain_best = (plain["train_runtime"], plain_wall)
 
             t0 = time.perf_counter()
-            s = run_task("afqmc", args.model, out=os.path.join(tmp, "simlab"), epochs=1, limit=args.n,
-                         max_length=args.max_length, batch_size=args.batch_size, precision="fp32",
-                         save_steps=10**6, seed=r, stream=open(os.devnull, "w"))
+            cfg = ClueConfig(task="afqmc", model=args.model, out=os.path.join(tmp, "simlab"), recipe="8739",
+                             epochs=1, limit=args.n, max_length=args.max_length, batch_size=args.batch_size,
+                             precision="fp32", save_steps=10**6, seed=r)
+            s = run_task(cfg, stream=open(os.devnull, "w"))
             simlab_wall = time.perf_counter() - t0
             train_time = s["train_metrics"]["train_runtime"] - s["dev_eval_seconds"]
             if simlab_best is None or train_time < simlab_best[0]:

@@ -11,28 +11,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 DEFAULT_TABLE_N = [32, 64, 96, 128, 256, 512]
+MAX_TABLE_N = 1e6  # h_n's quadrature: h_n/n agrees to 1e-6 between n = 1e5 and 1e6, drifts by 5e-4 at 1e7, fails at 1e12
+
+
+def _number(text: str, what: str, low: float, strict: bool = False) -> float:
+    """A finite number ≥ ``low`` (> ``low`` if ``strict``), else one ``simlab: error:`` line (a BadInputError)."""
+    from simlab.errors import BadInputError
+
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{what} must be a number (e.g. 100000 or 1e5), got {text!r}") from None
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        raise BadInputError(f"{what} must be a finite number {'>' if strict else '>='} {low:g}, got {text!r}")
+    return value
 
 
 def _count(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"N must be a number of items (e.g. 100000 or 1e5), got {text!r}") from None
-    if not value >= 2 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"N must be a finite number >= 2, got {text!r}")
-    return value
+    return _number(text, "N", 2)
 
 
 def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
+    return _number(text, "--scale", 0, strict=True)
 
 
 def register(subparsers) -> None:
@@ -42,13 +45,13 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("N", nargs="*", type=_count, help="number(s) of items: vocabulary size, or sequence length for head size")
+    p.add_argument("N", nargs="*", help="number(s) of items: vocabulary size, or sequence length for head size")
     p.add_argument("--table", action="store_true", help="recompute h_n by numerical integration (post 7695's table)")
     p.add_argument(
-        "--n", type=float, nargs="+", default=None, metavar="n", help=f"dimensions for --table (default {DEFAULT_TABLE_N})"
+        "--n", nargs="+", default=None, metavar="n", help=f"dimensions for --table (default {DEFAULT_TABLE_N})"
     )
     p.add_argument(
-        "--scale", type=_positive, default=1.0, help="per-coordinate size of the vectors (norm = scale·√n); the post assumes 1"
+        "--scale", default="1", help="per-coordinate size of the vectors (norm = scale·√n); the post assumes 1"
     )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
     p.set_defaults(func=run)
@@ -57,13 +60,17 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from simlab.linear.dims import PUBLISHED_H, h_n, laplace_constant, rule_of_thumb
 
+    args.N = [_count(x) for x in args.N]  # checked here, not by argparse, for one `simlab: error:` line
+    args.scale = _positive(args.scale)
     if not args.N and not args.table:
         raise SystemExit("simlab dims: give at least one N (e.g. `simlab dims 100000`) or --table")
     if args.n is not None and not args.table:
         raise SystemExit("simlab dims: --n only applies together with --table")
+    args.n = None if args.n is None else [_number(x, "--n values", 2) for x in args.n]
     for n in args.n or []:
-        if not n >= 2:
-            raise SystemExit(f"simlab dims: --n values must be >= 2, got {n:g}")
+        if n > MAX_TABLE_N:
+            raise SystemExit(f"simlab dims: --n {n:g}: the numerical integration of h_n is reliable up to n = "
+                             f"{MAX_TABLE_N:g}; for larger n, h_n/n is the Laplace limit printed above the table")
 
     c = laplace_constant(args.scale)
     rows = [rule_of_thumb(N, args.scale) for N in args.N]

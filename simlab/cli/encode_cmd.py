@@ -41,6 +41,8 @@ def run(args) -> int:
     from simlab.encode import load_encoder
     from simlab.pipeline import encode_corpus
 
+    _check_options(args)
+
     def log(msg: str) -> None:
         print(f"simlab encode: {msg}", file=sys.stderr, flush=True)
 
@@ -58,3 +60,22 @@ def run(args) -> int:
         f"{len(m['shards'])} shards; {m['empty_lines']} empty lines left out; this run encoded {run_['encoded']} "
         f"in {run_['seconds']:.1f} s; peak worker memory {run_['peak_rss_mb_max']:.0f} MB")
     return 0
+
+
+def _check_options(args) -> None:
+    """Everything that needs no model, before it loads: numbers, pooling, corpus files, the output folder."""
+    from pathlib import Path
+
+    from simlab.cli.checks import check_pooling, check_positive, model_folder
+    from simlab.errors import MissingFileError
+    from simlab.outdir import check_output_folder
+    from simlab.pipeline.vectors_dir import MANIFEST_FILE, PLAN_FILE
+
+    check_positive(args, "batch_size", "max_length", "shard_size", "threads", "workers")
+    check_pooling(args.pooling)
+    for path in args.corpus:
+        if not Path(path).is_file():
+            raise MissingFileError(f"corpus file {path} does not exist" + (" (it is a folder)"
+                                                                         if Path(path).is_dir() else ""))
+    check_output_folder(args.out, kind="encode", reads=[model_folder(args.model), *args.corpus],
+                        own_files=(PLAN_FILE, MANIFEST_FILE))

@@ -17,37 +17,93 @@ def register(sub) -> None:
                    help="PATH to a saved simlab whitening (.safetensors), or 'none' (st format only)")
     p.add_argument("--k", type=int, default=None, help="whitened dimensions kept (default: all in the file)")
     p.add_argument("--format", choices=["st", "faiss"], default="st")
-    p.add_argument("--out", required=True, help="output folder (st) or file (faiss)")
+    p.add_argument("--out", required=True, help="output folder (st) or file (faiss): new, or empty (see --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the export --out already holds (an st folder is built beside it, then swapped in)")
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--prefix", default=None, help="a role the model defines (e5: query, passage) or literal text")
     p.set_defaults(func=run)
 
 
+MANIFEST = "simlab_export.json"  # the provenance record of an st export (simlab.export.st_export)
+
+
+def _prepare(args):
+    """Everything that needs no model, before it loads: options, the output (never the model's folder, the
+    whitening file, or another command's output; an earlier export only with --overwrite) and the whitening
+    (its k, and its recorded source against --pooling and a local --model). Returns the Whitening or None."""
+    from pathlib import Path
+
+    from simlab.cli.checks import (
+        check_output_file,
+        check_pooling,
+        check_positive,
+        local_identity,
+        model_folder,
+        warn,
+    )
+    from simlab.errors import BadInputError
+    from simlab.outdir import check_output_folder
+    from simlab.whitening import Whitening
+    from simlab.whitening.source import check_source
+
+    check_positive(args, "k", "max_length")
+    path = args.whiten if args.whiten and args.whiten != "none" else None
+    if args.format == "faiss":
+        if path is None:
+            raise BadInputError("--format faiss needs --whiten PATH (the transform is the whitening)")
+        check_output_file(args.out, [path], what="faiss transform file", overwrite=args.overwrite)
+    else:
+        check_pooling(args.pooling)
+        if path is None and args.k is not None:
+            raise BadInputError("--k needs --whiten PATH (truncating plain vectors is sentence-transformers' own "
+                                "truncate_dim option)")
+        check_output_folder(args.out, kind="export", reads=[model_folder(args.model), path], own_files=(MANIFEST,))
+        if (Path(args.out) / MANIFEST).exists() and not args.overwrite:
+            raise BadInputError(f"--out {args.out}: already holds an export; add --overwrite to replace it, or "
+                                "choose another folder")
+    if path is None:
+        return None
+    white = Whitening.load(path)
+    if args.k is not None and args.k > white.n_components_:
+        raise BadInputError(f"--k {args.k}: {path} keeps {white.n_components_} of {white.n_features_in_} "
+                            f"dimensions; choose --k ≤ {white.n_components_}")
+    identity = local_identity(args.model)
+    if args.format == "st":
+        note = check_source(white, path, pooling=args.pooling, identity=identity, model=args.model)
+        if note and identity is not None:  # otherwise checked again once the model has loaded
+            warn(note)
+    return white
+
+
 def run(args) -> int:
     import sys
 
-    from simlab.errors import BadInputError
-    from simlab.whitening import Whitening, check_k
+    from simlab.io import write_folder
+    from simlab.whitening import check_k
 
-    white = None
-    if args.whiten and args.whiten != "none":
-        white = Whitening.load(args.whiten)
+    white = _prepare(args)
     if args.format == "faiss":
         from simlab.export import export_faiss_transform
 
-        if white is None:
-            raise BadInputError("--format faiss needs --whiten PATH (the transform is the whitening)")
-        out = export_faiss_transform(white, args.out, k=args.k)
+        out = export_faiss_transform(white, args.out, k=args.k)  # written beside, then renamed (atomic)
         print(f"wrote {out}: faiss LinearTransform {white.n_features_in_} → {args.k or white.n_components_} "
               f"(apply, then faiss.normalize_L2)", file=sys.stderr)
         return 0
+    from simlab.cli.checks import local_identity, warn
     from simlab.encode import load_encoder
     from simlab.export import export_sentence_transformer
+    from simlab.whitening.source import check_source
 
     encoder = load_encoder(args.model, max_length=args.max_length, prefix=args.prefix)
     if args.k is not None:
         check_k(args.k, encoder.dim, "--k", encoder.name)
-    out = export_sentence_transformer(encoder, args.pooling, white, args.out, k=args.k)
+    if white is not None and local_identity(args.model) is None:  # a short name or hub id: its weights are known now
+        note = check_source(white, args.whiten, pooling=args.pooling, identity=encoder.identity, model=args.model)
+        if note:
+            warn(note)
+    write_folder(args.out, lambda tmp: export_sentence_transformer(encoder, args.pooling, white, tmp, k=args.k))
+    out = args.out
     print(f"wrote {out}: SentenceTransformer({str(out)!r}) gives {encoder.name} {args.pooling}"
           + (f" + whitening to {args.k or white.n_components_} dims" if white is not None else ""), file=sys.stderr)
     return 0

@@ -28,7 +28,7 @@ def register(sub) -> None:
                     "(kexue.fm/archives/8541).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", required=True, help="short name (e5-small), local folder or HF id")
-    p.add_argument("--objective", default=d["objective"], help="sbert | cosent | cos-a | cos-b | cos-c")
+    p.add_argument("--objective", default=d["objective"], help="sbert | cosent | cos-a | cos-b | cos-c | mnrl")
     p.add_argument("--data", default="binary,nli", help="comma list of binary, nli")
     p.add_argument("--distill-from", default=None,
                    help="teacher (NAME|DIR) for 100·mean((C_s−C_t)²) distillation; must share the tokenizer")
@@ -63,6 +63,18 @@ def register(sub) -> None:
     p.add_argument("--eval-limit", type=int, default=None, help="pairs per task for --eval (default: all)")
     p.add_argument("--no-examples", dest="examples", action="store_false",
                    help="skip the ten 8541 example cosines in the model card")
+    p.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
+                   help="random batches instead of length-grouped ones (more padding)")
+    g = p.add_argument_group("--objective mnrl (in-batch negatives, sentence-transformers' "
+                             "MultipleNegativesRankingLoss)")
+    g.add_argument("--hard-negatives", type=int, default=None,
+                   help="mined hard negatives per positive pair, 0 = in-batch negatives only (default with mnrl: 1)")
+    g.add_argument("--mine-range", default=None,
+                   help="LO:HI: draw the negatives from the base model's LO-th..HI-th nearest training sentences "
+                        "(default with mnrl: 10:50)")
+    g.add_argument("--mini-batch-size", type=int, default=None,
+                   help="use CachedMultipleNegativesRankingLoss with this mini-batch (large --batch-size in "
+                        "little memory)")
     p.set_defaults(func=run)
 
 

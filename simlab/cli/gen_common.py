@@ -21,7 +21,8 @@ def add_train_options(p, kind: str) -> None:
     p.add_argument("--max-steps", type=int, default=d.max_steps)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--warmup", dest="warmup_ratio", type=float, default=d.warmup_ratio, help="warmup ratio, in [0, 1)")
+    p.add_argument("--warmup", dest="warmup_ratio", metavar="RATIO", type=float, default=d.warmup_ratio,
+                   help="warmup ratio, in [0, 1)")
     p.add_argument("--max-chars", type=int, default=d.max_chars,
                    help="characters per sentence (the encoder length is +2)")
     p.add_argument("--minutes", type=float, default=None, help="stop after this wall time (with a final save)")

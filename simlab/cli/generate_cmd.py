@@ -12,6 +12,7 @@ import sys
 
 from simlab.cli import gen_common
 from simlab.cli.gen_common import add_train_options, emit, fmt, load
+from simlab.cli.parser import Parser
 
 USAGE = """simlab generate TEXT [-n N] [--model DIR] [--candidates M] [--top-p P] [--seed S] [--json]
        simlab generate train [--out DIR] [--base roformer-zh-small|scratch|DIR] [--max-steps N] ...
@@ -28,7 +29,7 @@ def register(sub) -> None:
 
 
 def _gen_parser() -> argparse.ArgumentParser:
-    g = argparse.ArgumentParser(prog="simlab generate", description="similar sentences of TEXT, best first",
+    g = Parser(prog="simlab generate", description="similar sentences of TEXT, best first",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g.add_argument("text", nargs="+", help="input sentence(s)")
     g.add_argument("-n", type=int, default=10, help="candidates to return")
@@ -43,7 +44,7 @@ def _gen_parser() -> argparse.ArgumentParser:
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    t = argparse.ArgumentParser(prog="simlab generate train", description="train the seq2seq paraphraser on the "
+    t = Parser(prog="simlab generate train", description="train the seq2seq paraphraser on the "
                                 "positive pairs of the non-test splits", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_train_options(t, "seq2seq")
     t.add_argument("--sim-scale", type=float, default=20.0, help="cosine scale of the in-batch loss (8454: 20)")
@@ -52,7 +53,7 @@ def _train_parser() -> argparse.ArgumentParser:
 
 
 def _eval_parser() -> argparse.ArgumentParser:
-    e = argparse.ArgumentParser(prog="simlab generate eval", description="novelty, self-BLEU, distinct-n and the "
+    e = Parser(prog="simlab generate eval", description="novelty, self-BLEU, distinct-n and the "
                                 "share of candidates with cosine > 0.8 on held-out questions",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("--model", default="sim-zh-small")

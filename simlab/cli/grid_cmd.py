@@ -22,7 +22,13 @@ def register(sub) -> None:
                    help="comma list of [ALIAS=]MODEL[:TASKS]; MODEL = short name (minilm, e5-small), folder or HF id; "
                         "TASKS joined with '+' (e5-small:all, minilm:STS12+SICK-R); ALIAS is the display name "
                         "(bert-base-chinese=/path/to/folder)")
-    p.add_argument("--tasks", default="all", help="tasks for models without their own list: zh | en | all | comma list")
+    p.add_argument("--tasks", default="all",
+                   help="tasks for models without their own list: zh | en | all (the study's 12) | cmteb | comma list")
+    p.add_argument("--protocol", default="study", choices=("study", "cmteb"),
+                   help="study: kexue.fm/archives/8321 (no prompt, max length 64 / PAWSX 128, every split read). "
+                        "cmteb: C-MTEB's (the model's own prompt on both sides, its maximum length, only the "
+                        "scored split: test, AFQMC valid), with the published rows printed beside; --poolings and "
+                        "--whiten keep the grid's own defaults (simlab/evaluate/protocol.py)")
     p.add_argument("--poolings", default="all", help="comma list of poolings, or 'all' (every pooling the model has)")
     p.add_argument("--whiten", default="none,full,256",
                    help="settings: none | full | K (the first K is column c), each optionally @bBETAgGAMMA "
@@ -56,6 +62,8 @@ def command_line(args) -> str:
     """The canonical command that regenerates this grid (recorded in the report)."""
     parts = ["simlab", "grid", "--models", args.models, "--tasks", args.tasks, "--poolings", args.poolings,
              "--whiten", args.whiten]
+    if getattr(args, "protocol", "study") != "study":
+        parts += ["--protocol", args.protocol]
     if args.k_sweep:
         parts.append("--k-sweep")
     for flag, value in (("--k-grid", args.k_grid), ("--bg-sweep", getattr(args, "bg_sweep", None)),
@@ -106,7 +114,8 @@ def config_from_args(args):
     bg = tuple(parse_grid_values(bg)) if bg else None
     return GridConfig(parse_models(args.models, args.tasks), poolings=args.poolings, whiten=args.whiten,
                       k_sweep=args.k_sweep, k_grid=k_grid, bg_sweep=bg, **_engine_config(args), fit_on=args.fit_on, split=args.split,
-                      max_length=args.max_length, prefix=args.prefix, skip_bad_lines=args.skip_bad_lines)
+                      max_length=args.max_length, prefix=args.prefix, skip_bad_lines=args.skip_bad_lines,
+                      protocol=getattr(args, "protocol", "study"))
 
 
 def run(args) -> int:
@@ -122,6 +131,15 @@ def run(args) -> int:
     if args.compare not in (None, "published") and not os.path.isfile(args.compare):
         raise BadInputError(f"--compare takes 'published' or a JSON file of published numbers, got {args.compare!r}")
     published_path = None if args.compare in (None, "published") else args.compare
+    if published_path is not None:
+        from simlab.grid.published import load_published
+
+        load_published(published_path)  # a damaged file is named now, not after the grid has run
+    if not args.report_only:
+        from simlab.cli.checks import check_scoring_options
+        from simlab.grid.cells import parse_models
+
+        check_scoring_options(args, [m.source for m in parse_models(args.models, args.tasks)])
     command = command_line(args)
     command_file = Path(args.out) / "command.txt"
     if args.report_only:
@@ -129,7 +147,9 @@ def run(args) -> int:
         if config is None:
             raise MissingFileError(f"{args.out} holds no grid (no grid.json); run the grid first")
         if command_file.is_file():  # the command that ran the grid, not this report-only call
-            command = command_file.read_text(encoding="utf-8").strip()
+            from simlab.io import read_text_lines
+
+            command = "\n".join(read_text_lines(command_file, "grid command file")).strip()
     else:
         written = getattr(args, "written", [])  # for the Ctrl-C message of simlab.cli.main
         results_file = Path(args.out) / "results.jsonl"
@@ -155,5 +175,11 @@ def run(args) -> int:
                       f"{', '.join(result.models_loaded) or 'none'}; {result.seconds:.1f}s")
     paths = write_report(records, args.report_dir or args.out, config=config, command=command,
                          compare=args.compare is not None, published_path=published_path)
+    if (config or {}).get("protocol") == "cmteb":  # C-MTEB's published rows beside the cmteb grid's
+        from simlab.evaluate.cmteb_published import print_published
+
+        out = Console(width=250)
+        for name in dict.fromkeys(r["model"]["name"] for r in records):
+            print_published([r for r in records if r["model"]["name"] == name], name, None, out, paths.get("md"))
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0

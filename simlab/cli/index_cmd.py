@@ -27,7 +27,9 @@ def register(sub) -> None:
                      help="index a `simlab encode` folder shard by shard (model, pooling, max length and prefix come "
                           "from its manifest; index types flat, ivf, ivfpq; --ray to run the shards on Ray)")
     b.add_argument("--format", choices=["txt", "jsonl"], default=None, help="corpus format (default: from suffix)")
-    b.add_argument("--out", required=True, help="index folder to write")
+    b.add_argument("--out", required=True, help="index folder to write (new or empty; see --overwrite)")
+    b.add_argument("--overwrite", action="store_true",
+                   help="replace the index --out already holds (the new one is built beside it, then swapped in)")
     b.add_argument("--index-type", choices=["flat", "hnsw", "ivf", "ivfpq"], default="flat",
                    help="flat = exact inner product; hnsw / ivf / ivfpq = approximate (ivfpq: compressed codes)")
     b.add_argument("--hnsw-m", type=int, default=None, help="HNSW graph degree M (default 32)")
@@ -69,11 +71,15 @@ def register(sub) -> None:
     s.set_defaults(func=run_search)
 
 
-def run_build(args) -> int:
-    import sys
-
-    from simlab.encode import load_encoder
-    from simlab.retrieval import Index, read_corpus
+def _prepare_build(args):
+    """Every check that needs no model, before anything loads: options, faiss knobs (faiss aborts the process on
+    some), the output folder, and the whitening file (its source against the pooling / vectors / local model).
+    Returns ``(faiss knobs, Whitening or None)``."""
+    from simlab.cli.checks import check_pooling, check_positive, model_folder
+    from simlab.errors import BadInputError
+    from simlab.evaluate.settings import split_bg_suffix
+    from simlab.retrieval.backends import check_params
+    from simlab.whitening import Whitening
 
     params = {"hnsw": {"M": args.hnsw_m, "ef_search": args.ef_search},
               "ivf": {"nlist": args.nlist, "nprobe": args.nprobe},
@@ -82,11 +88,77 @@ def run_build(args) -> int:
     for opt, kinds in (("hnsw_m", "hnsw"), ("ef_search", "hnsw"), ("nlist", "ivf ivfpq"), ("nprobe", "ivf ivfpq"),
                        ("pq_m", "ivfpq"), ("pq_nbits", "ivfpq")):
         if getattr(args, opt) is not None and args.index_type not in kinds.split():
-            raise SystemExit(f"--{opt.replace('_', '-')} applies to --index-type {kinds}, not {args.index_type}")
+            raise BadInputError(f"--{opt.replace('_', '-')} applies to --index-type {kinds}, not {args.index_type}")
+    check_positive(args, "batch_size", "max_length", "threads", "k", "sample")
+    if not args.vectors:
+        if args.sample is not None or args.ray is not None or args.workers is not None:
+            raise BadInputError("--sample, --ray and --workers apply to --vectors (a `simlab encode` folder)")
+        check_pooling(args.pooling)
+    whiten, beta, gamma = split_bg_suffix(args.whiten)
+    path = None if whiten in ("none", "fit") else whiten
+    if whiten == "none" and (beta, gamma) != (None, None):
+        raise BadInputError(f"--whiten {args.whiten}: a β/γ suffix needs a whitening (fit or a saved one)")
+    reads = [args.corpus, args.vectors, path, None if args.vectors else model_folder(args.model)]
+    check_index_out(args.out, reads, args.overwrite)
+    white, dim = None, args.k
+    if path is not None:
+        white = Whitening.load(path)
+        if args.k is not None and args.k > white.n_components_:
+            raise BadInputError(f"--k {args.k}: {path} keeps {white.n_components_} whitened dimensions; choose "
+                                f"--k ≤ {white.n_components_}")
+        dim = dim or white.n_components_
     if args.vectors:
-        return run_build_vectors(args, params)
-    if args.sample is not None or args.ray is not None or args.workers is not None:
-        raise SystemExit("--sample, --ray and --workers apply to --vectors (a `simlab encode` folder)")
+        from simlab.pipeline import VectorsDir
+
+        v = VectorsDir(args.vectors)
+        if white is not None:
+            _check_source(white, path, v.pooling, v.model.get("identity"), str(args.vectors))
+        dim = dim or v.dim
+    elif white is not None:
+        _check_source(white, path, args.pooling, _local_identity(args.model), args.model)
+    return check_params(args.index_type, dim, **params), white
+
+
+def _local_identity(model):
+    from simlab.cli.checks import local_identity
+
+    return local_identity(model)
+
+
+def _check_source(white, path, pooling, identity, model) -> None:
+    """Refuse a whitening fitted on other vectors; warn (once) when the file records no source to check."""
+    from simlab.cli.checks import warn
+    from simlab.whitening.source import check_source
+
+    note = check_source(white, path, pooling=pooling, identity=identity, model=model)
+    if note and identity is not None:  # without an identity the check runs again once the model has loaded
+        warn(note)
+
+
+def check_index_out(out, reads, overwrite: bool) -> None:
+    """``--out`` may be new, empty, or (with ``--overwrite``) an index; never a folder the build reads from."""
+    from pathlib import Path
+
+    from simlab.errors import BadInputError
+    from simlab.outdir import check_output_folder
+
+    META_FILE = "index.json"  # simlab.retrieval.index.META_FILE, without importing faiss's side of simlab
+    check_output_folder(out, kind="index", reads=reads, own_files=(META_FILE,))
+    if (Path(out) / META_FILE).exists() and not overwrite:
+        raise BadInputError(f"--out {out}: already holds an index; add --overwrite to replace it, or choose another "
+                            "folder")
+
+
+def run_build(args) -> int:
+    import sys
+
+    from simlab.encode import load_encoder
+    from simlab.io import write_folder
+    from simlab.retrieval import Index, read_corpus
+
+    params, white = _prepare_build(args)
+    if args.vectors:
+        return run_build_vectors(args, params, white)
     corpus = read_corpus(args.corpus, args.format)
     print(corpus.summary(), file=sys.stderr)
     encoder = load_encoder(args.model, max_length=args.max_length, prefix=args.prefix, num_threads=args.threads,
@@ -95,6 +167,8 @@ def run_build(args) -> int:
         from simlab.whitening import check_k
 
         check_k(args.k, encoder.dim, "--k", encoder.name)
+    if white is not None and _local_identity(args.model) is None:  # a short name or hub id: known only now
+        _check_source(white, args.whiten, args.pooling, encoder.identity, args.model)
     embed = None
     if args.cache:
         from simlab.encode.cache import cached_embed
@@ -104,46 +178,35 @@ def run_build(args) -> int:
         from simlab.evaluate.settings import split_bg_suffix
 
         whiten, beta, gamma = split_bg_suffix(args.whiten)
-        index = Index.build(corpus, encoder, pooling=args.pooling, whitening=whiten, k=args.k, beta=beta,
+        index = Index.build(corpus, encoder, pooling=args.pooling, whitening=whiten if white is None else white, k=args.k, beta=beta,
                             gamma=gamma, kind=args.index_type, batch_size=args.batch_size, embed=embed, **params)
     except ValueError as exc:
         raise SystemExit(f"simlab index build: {exc}") from exc
-    index.save(args.out)
+    write_folder(args.out, index.save)  # built beside --out, then swapped in: a crash leaves --out as it was
     print(f"wrote {args.out}: {index!r}", file=sys.stderr)
     return 0
 
 
-def run_build_vectors(args, params: dict) -> int:
+def run_build_vectors(args, params: dict, white) -> int:
     """``--vectors``: project and index shard by shard on the chosen executor (simlab.pipeline.index)."""
     import sys
 
     from simlab.cli.ray_options import executor_from_args
-    from simlab.errors import BadInputError
+    from simlab.evaluate.settings import split_bg_suffix  # β/γ suffixes (kexue.fm/archives/9079)
+    from simlab.io import write_folder
     from simlab.pipeline import VectorsDir, build_index, fit_whitening
-    from simlab.whitening import Whitening
 
-    try:
-        from simlab.evaluate.settings import split_bg_suffix  # β/γ suffixes (kexue.fm/archives/9079)
-    except ImportError:  # pragma: no cover - older tree
-        def split_bg_suffix(value):
-            return value, None, None
     whiten, beta, gamma = split_bg_suffix(args.whiten)
     v = VectorsDir(args.vectors)
     bg = {k: x for k, x in (("beta", beta), ("gamma", gamma)) if x is not None}
     with executor_from_args(args) as executor:
-        if whiten == "none":
-            if bg:
-                raise BadInputError("a β/γ suffix needs a whitening (--whiten fit or a saved one)")
-            white = None
-        elif whiten == "fit":
+        if whiten == "fit":
             white = fit_whitening(v, executor, **bg)
-        else:
-            white = Whitening.load(whiten)
-            if bg:
-                white = white.with_params(bg.get("beta", white.beta), bg.get("gamma", white.gamma))
+        elif white is not None and bg:
+            white = white.with_params(bg.get("beta", white.beta), bg.get("gamma", white.gamma))
         index = build_index(v, executor, whitening=white, k=args.k, kind=args.index_type, sample=args.sample,
                             log=lambda msg: print(f"simlab index build: {msg}", file=sys.stderr), **params)
-    index.save(args.out)
+    write_folder(args.out, index.save)
     print(f"wrote {args.out}: {index!r} from {len(v.shards)} shards of {args.vectors}", file=sys.stderr)
     return 0
 
@@ -152,16 +215,27 @@ def run_info(args) -> int:
     import json
     from pathlib import Path
 
+    from simlab.errors import IndexError_
+    from simlab.io import read_json
+
     path = Path(args.dir) / "index.json"
     if not path.is_file():
         raise SystemExit(f"{args.dir} is not a simlab index (no index.json)")
-    print(json.dumps(json.loads(path.read_text(encoding="utf-8")), ensure_ascii=False, indent=2))
+    print(json.dumps(read_json(path, "index description", IndexError_), ensure_ascii=False, indent=2))
     return 0
 
 
 def run_search(args) -> int:
     import json
 
+    from simlab.cli.checks import check_positive
+    from simlab.errors import BadInputError
+
+    check_positive(args, "top", "threads")  # before the index and its model load
+    for i, query in enumerate(args.query, start=1):
+        if not query.strip():
+            which = f"query {i} of {len(args.query)}" if len(args.query) > 1 else "the query"
+            raise BadInputError(f"{which} is empty; give the text to search for")
     from simlab.retrieval import Index
 
     if args.threads:

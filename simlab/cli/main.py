@@ -28,7 +28,8 @@ import re
 import sys
 import traceback
 
-EXIT_USAGE = 2  # bad input, as argparse's usage errors
+from simlab.cli.parser import EXIT_USAGE, Parser
+
 EXIT_BUG = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 # optional packages (pyproject extras): a missing one is a setup problem, not a bug
@@ -46,7 +47,7 @@ COMMANDS = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="simlab",
         description="Chinese-first sentence similarity: BERT-whitening STS evaluation, the 8321 grid, retrieval, "
                     "export, and the dimension formula.",

@@ -70,4 +70,7 @@ def run(args) -> int:
     print(f"pretrained {summary['preset']['name']}: {m.get('global_step')} steps, "
           f"{m.get('tokens_seen', 0):,} tokens, held-out masked accuracy {m.get('eval_masked_accuracy', float('nan')):.4f}, "
           f"{summary['wall_seconds']:.0f} s -> {summary['out']}")
+    if summary["stopped_early"]:
+        print(f"stopped by --minutes at step {m.get('global_step')} of {summary['config']['max_steps']}; "
+              "run the same command with --resume to continue")
     return 0

@@ -29,8 +29,9 @@ def register(sub) -> None:
     p.add_argument("--model", default=d["model"], help="short name (e5-small, minilm) or a model folder")
     p.add_argument("--out", required=True, help="the folder to write (must not overlap the model folder)")
     p.add_argument("--corpus", nargs="+", default=list(d["corpus"]), metavar="NAME|FILE",
-                   help="zh-default (pretraining corpus), sts (every STS split), clue (every CLUE/FewCLUE file), "
-                        "or files (.json/.jsonl: every string value; else one text a line)")
+                   help="news (corpus-zh/xwlb.txt), sts (every STS split), clue (every CLUE/FewCLUE file), "
+                        "zh-default (pretrain's corpus files), or files (.json/.jsonl: every string value; else "
+                        "one text a line). The default equals zh-default + sts + clue")
     p.add_argument("--data-dir", default=None, help="data folder for named corpora (default: $SIMLAB_DATA)")
     p.add_argument("--min-count", type=int, default=d["min_count"],
                    help="keep tokens used at least this often (1 keeps every covered text's tokens unchanged)")
@@ -40,25 +41,38 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def config_from_args(args):
-    """:class:`TrimConfig` from parsed arguments, by field name, checked."""
-    from simlab.trim.recipe import TrimConfig
+def expand_corpus(specs, data_dir) -> tuple[str, ...]:
+    """``zh-default`` -> the files of pretrain's corpus (:func:`simlab.pretrain.corpus.default_sources`) that
+    exist; other names and files unchanged."""
+    out: list[str] = []
+    for spec in specs:
+        if spec != "zh-default":
+            out.append(spec)
+            continue
+        from simlab.paths import data_dir as resolve_data_dir
+        from simlab.pretrain.corpus import default_sources
 
-    names = {f.name for f in dataclasses.fields(TrimConfig)}
-    values = {k: v for k, v in vars(args).items() if k in names}
-    values["corpus"] = tuple(values["corpus"])
-    return TrimConfig(**values).check()
+        out += [str(path) for path, _, _ in default_sources(resolve_data_dir(data_dir)) if path.is_file()]
+    return tuple(dict.fromkeys(out))
 
 
 def run(args) -> int:
     import shlex
     import sys
 
-    from simlab.trim.recipe import trim
+    from simlab.config import config_from_args
+    from simlab.trim.recipe import TrimConfig, trim
 
-    cfg = config_from_args(args)
+    cfg = config_from_args(TrimConfig, args, corpus=expand_corpus(args.corpus, args.data_dir))
+    from simlab.models.registry import resolve_model
+
+    ref = resolve_model(cfg.model)
+    if not ref.is_local:
+        from simlab.errors import ModelError
+
+        raise ModelError(f"--model {cfg.model}: simlab trim needs a local folder or a short name")
     command = "simlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    out = trim(cfg, command=command)
+    out = trim(cfg, source=ref.path_or_id, command=command)
     args.written.append(str(out))
     print(out)
     return 0

@@ -40,9 +40,35 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _check_options(args) -> None:
+    """Everything that needs no model, before it loads: numbers, β/γ, pooling, and the output file (never a file
+    the command reads, e.g. the model's weights or the corpus, nor an existing file that is not a whitening)."""
+    from simlab.cli.checks import check_output_file, check_pooling, check_positive, model_folder
+    from simlab.whitening.model import check_beta_gamma
+
+    check_positive(args, "k", "batch_size", "max_length", "threads", "workers")
+    check_beta_gamma(args.beta, args.gamma)
+    if not args.vectors:
+        check_pooling(args.pooling)
+    reads = [args.corpus, args.vectors, None if args.vectors else model_folder(args.model)]
+    check_output_file(args.out, reads, what="simlab whitening file (.safetensors)", is_own=is_whitening_file)
+
+
+def is_whitening_file(path) -> bool:
+    """Whether ``path`` is a file written by :meth:`simlab.whitening.Whitening.save` (reads its header only)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return (f.metadata() or {}).get("format") == "simlab-whitening"
+    except Exception:  # noqa: BLE001 - anything unreadable is not one
+        return False
+
+
 def run(args) -> int:
     import sys
 
+    _check_options(args)
     if args.vectors:
         return run_vectors(args)
 
@@ -70,12 +96,17 @@ def run(args) -> int:
         from simlab.whitening import check_k
 
         check_k(args.k, enc.dim, "--k", enc.name)
+    if args.pooling not in enc.poolings:
+        from simlab.errors import BadInputError
+
+        raise BadInputError(f"--pooling {args.pooling}: {enc.name} has no pooler weights (it has "
+                            f"{', '.join(enc.poolings)})")
     unique = list(dict.fromkeys(sentences))
     vecs = cached_embed(enc, unique, [args.pooling], max_length, args.batch_size)[args.pooling]
     row = {s: i for i, s in enumerate(unique)}
     X = vecs[[row[s] for s in sentences]]  # duplicates weigh as in the study's fit
     white = Whitening(n_components=args.k, fit_on=fit_on, source_model=enc.identity, beta=args.beta,
-                      gamma=args.gamma).fit(X)
+                      gamma=args.gamma, pooling=args.pooling).fit(X)
     white.save(args.out)
     print(f"wrote {args.out}: {enc.name} {args.pooling}, d={white.n_features_in_}, k={white.n_components_}, "
           f"fitted on {len(X)} vectors ({fit_on})", file=sys.stderr)

@@ -61,8 +61,9 @@ SHORT = ShortRecipe()
 class ClueConfig:
     """Everything ``simlab clue run`` takes (CLI flags map 1:1: ``--batch-size`` is ``batch_size``)."""
 
-    # may differ between a run and its --resume without changing what is trained
-    VOLATILE: ClassVar[tuple[str, ...]] = ("out", "tests", "save_steps", "data_dir")
+    # may differ between a run and its --resume without changing what is trained (the data files actually read
+    # are compared instead, as absolute paths: simlab.clue.runner.run_settings)
+    VOLATILE: ClassVar[tuple[str, ...]] = ("out", "tests", "save_steps", "data_dir", "train_file", "dev_file")
 
     task: str = ""
     model: str = "e5-small"

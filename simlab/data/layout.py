@@ -5,6 +5,8 @@
 [PosixPath('/d/ATEC/ATEC.test.data')]
 >>> split_files("SICK-R", "test", Path("/d"))
 [PosixPath('/d/SICK/SICK_test_annotated.txt')]
+>>> split_files("AFQMC", "valid", Path("/d"))
+[PosixPath('/d/CLUE/AFQMC/dev.txt')]
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from simlab.errors import BadInputError
 __all__ = ["split_files", "sts_subset_files", "describe_layout", "require_file"]
 
 _SICK_FILES = {"train": "SICK_train.txt", "trial": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}
+# CLUE pair tasks as zejunwang1/CSTS writes them (MANIFEST.md §2.3): folder, split -> file (test.txt is unlabelled)
+_CLUE_PAIRS = {"AFQMC": ("CLUE/AFQMC", {"train": "train.txt", "valid": "dev.txt"})}
 
 
 def _check_split(spec: TaskSpec, split: str) -> None:
@@ -46,6 +50,9 @@ def split_files(task: str, split: str, root: Path) -> list[Path]:
         return [root / "SentEval-STS" / "STSBenchmark" / f"sts-{split}.csv"]
     if spec.layout == "sick":
         return [root / "SICK" / _SICK_FILES[split]]
+    if spec.layout == "clue_pairs":
+        folder, files = _CLUE_PAIRS[spec.name]
+        return [root / folder / files[split]]
     raise AssertionError(f"unknown layout {spec.layout!r}")
 
 
@@ -68,6 +75,14 @@ def describe_layout(task: str) -> str:
         return (
             f"{spec.name} expects <data>/SentEval-STS/STSBenchmark/sts-{{{splits}}}.csv: TAB columns genre, file, "
             "year, sid, score, sentence1, sentence2, no header (SentEval's copy, MANIFEST.md §2.2)"
+        )
+    if spec.layout == "clue_pairs":
+        folder, files = _CLUE_PAIRS[spec.name]
+        names = ", ".join(f"{f} ({s})" for s, f in files.items())
+        return (
+            f"{spec.name} expects <data>/{folder}/{{{names}}}: UTF-8, one pair per line "
+            "'sentence1<TAB>sentence2<TAB>label' with label 0 or 1, no header (CLUE as zejunwang1/CSTS writes it, "
+            "MANIFEST.md §2.3)"
         )
     return (
         f"{spec.name} expects <data>/SICK/{{{','.join(_SICK_FILES[s] for s in spec.splits)}}}: TAB-separated with "

@@ -20,7 +20,9 @@ from simlab.paths import data_dir as resolve_data_dir
 
 __all__ = ["load_split", "load_task"]
 
-_READERS = {"senteval_cn": read_senteval_cn, "stsbenchmark": read_stsbenchmark, "sick": read_sick}
+# CLUE's AFQMC files (CSTS) have the senteval_cn line format 's1<TAB>s2<TAB>label', so the same reader parses them
+_READERS = {"senteval_cn": read_senteval_cn, "stsbenchmark": read_stsbenchmark, "sick": read_sick,
+            "clue_pairs": read_senteval_cn}
 
 
 def load_split(

@@ -5,6 +5,8 @@ Chinese tasks follow bojone/BERT-whitening ``chn/`` (kexue.fm/archives/8321; whi
 
 >>> resolve_tasks("zh")
 ['ATEC', 'BQ', 'LCQMC', 'PAWSX', 'STS-B']
+>>> resolve_tasks("cmteb")
+['ATEC', 'BQ', 'LCQMC', 'PAWSX', 'STS-B', 'AFQMC']
 >>> resolve_tasks("stsb, SICK, sts-12")
 ['STSBenchmark', 'SICK-R', 'STS12']
 >>> TASKS["PAWSX"].max_length
@@ -26,7 +28,8 @@ class TaskSpec:
 
     ``splits`` are the splits present in shared/data, in order; ``eval_split`` is the one the study reports.
     ``layout`` names the file format (:mod:`simlab.data.layout`); ``subsets`` are the sub-datasets of STS12-16
-    (SentEval / ``eng/utils.py`` order), empty for the other tasks.
+    (SentEval / ``eng/utils.py`` order), empty for the other tasks. ``study`` is False for tasks outside
+    kexue.fm/archives/8321's twelve (AFQMC, from C-MTEB): they are in no ``zh`` / ``en`` / ``all`` group.
     """
 
     name: str
@@ -36,8 +39,9 @@ class TaskSpec:
     max_length: int  # tokens; 64, 128 for PAWSX (spec §3.1, §4.1)
     kind: str  # "binary" (0/1) | "sts" (0-5) | "relatedness" (SICK, 1-5)
     description: str
-    layout: str = "senteval_cn"  # "senteval_cn" | "senteval_sts" | "stsbenchmark" | "sick"
+    layout: str = "senteval_cn"  # "senteval_cn" | "senteval_sts" | "stsbenchmark" | "sick" | "clue_pairs"
     subsets: tuple[str, ...] = ()
+    study: bool = True
 
 
 _ZH_NOTE = "Train split not in shared/data (>= 4 MiB, MANIFEST §5); 'all' fits on valid+test."
@@ -90,6 +94,20 @@ _TASK_LIST = [
         "Chinese STS-B (CNSD machine translation), integer score 0-5.",
         splits=("train", "valid", "test"),
     ),
+    # C-MTEB's AFQMC (mteb AFQMC, eval split "validation"): CLUE's test has no labels, so valid is the scored split
+    # under every protocol; train (34,334 pairs) is a split like STS-B's, so --fit-on all fits on train + valid
+    TaskSpec(
+        name="AFQMC",
+        language="zh",
+        splits=("train", "valid"),
+        eval_split="valid",
+        max_length=64,
+        kind="binary",
+        description="Ant Financial question matching (CLUE AFQMC, same domain as ATEC), label 0/1; scored on "
+        "valid (CLUE dev.txt, as C-MTEB); CLUE's test.txt has no labels. Not one of the study's tasks.",
+        layout="clue_pairs",
+        study=False,
+    ),
     _sts(
         12,
         ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"),
@@ -135,10 +153,13 @@ _TASK_LIST = [
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in _TASK_LIST}
 
-GROUPS: dict[str, list[str]] = {
-    "zh": [t.name for t in _TASK_LIST if t.language == "zh"],
-    "en": [t.name for t in _TASK_LIST if t.language == "en"],
-    "all": [t.name for t in _TASK_LIST],
+_STUDY = [t for t in _TASK_LIST if t.study]
+GROUPS: dict[str, list[str]] = {  # zh / en / all: the study's twelve (kexue.fm/archives/8321), never more
+    "zh": [t.name for t in _STUDY if t.language == "zh"],
+    "en": [t.name for t in _STUDY if t.language == "en"],
+    "all": [t.name for t in _STUDY],
+    # C-MTEB's STS tasks whose data is in shared/data: 6 of its 8 (QBQTC and STS22-zh are not; docs/results/cmteb.md)
+    "cmteb": ["ATEC", "BQ", "LCQMC", "PAWSX", "STS-B", "AFQMC"],
 }
 
 # Extra spellings -> canonical name. Note "STS-B" is the Chinese task; the English one is STSBenchmark.
@@ -160,7 +181,7 @@ _LOOKUP = {k.casefold(): v for k, v in {**{n: n for n in TASKS}, **ALIASES}.item
 
 def _valid_names() -> str:
     aliases = ", ".join(f"{a} -> {c}" for a, c in ALIASES.items())
-    return f"tasks {', '.join(TASKS)}; groups zh, en, all; aliases {aliases} (case-insensitive)"
+    return f"tasks {', '.join(TASKS)}; groups zh, en, all, cmteb; aliases {aliases} (case-insensitive)"
 
 
 def get_task(name: str) -> TaskSpec:
@@ -172,7 +193,8 @@ def get_task(name: str) -> TaskSpec:
 
 
 def resolve_tasks(spec: str) -> list[str]:
-    """Canonical task names for ``"zh"``, ``"en"``, ``"all"`` or a comma list of names/aliases/groups.
+    """Canonical task names for ``"zh"``, ``"en"``, ``"all"`` (the study's 12), ``"cmteb"`` (C-MTEB's six local STS
+    tasks) or a comma list of names/aliases/groups.
 
     Case-insensitive; duplicates are removed (first occurrence wins). Unknown or empty names -> BadInputError (a ValueError)
     listing the valid names.

@@ -58,7 +58,8 @@ def to_markdown(records: list[dict], split: str | None = None) -> str:
     parts = []
     for model in dict.fromkeys(r["model"]["name"] for r in records):
         tasks, rows = table_rows([r for r in records if r["model"]["name"] == model], split)
-        lines = [f"**{model}** ({split or 'test'} split; STS12-16: wmean)", "",
+        where = f"{split} split" if split else "each task's scored split"
+        lines = [f"**{model}** ({where}; STS12-16: wmean)", "",
                  "| pooling | whitening | " + " | ".join(tasks) + " | Avg |",
                  "|---|---|" + "---:|" * (len(tasks) + 1)]
         for _, pooling, setting, vals in rows:

@@ -31,11 +31,12 @@ def default_embed(encoder, texts, poolings, max_length, batch_size, show_progres
 
 def embed_task(encoder, task: str, poolings: list[str], data_dir=None, fit_on: str = "all", batch_size: int = 64,
                skip_bad_lines: bool = False, max_length: int | None = None, embed: EmbedFn = default_embed,
-               show_progress_bar: bool | str | None = None) -> TaskVectors:
+               show_progress_bar: bool | str | None = None, splits: tuple[str, ...] | None = None) -> TaskVectors:
     """Load ``task`` and encode its unique sentences once for all ``poolings``.
 
-    ``show_progress_bar`` may be a label for the bar (``"ATEC (1/12)"``), see :meth:`Encoder.encode_all`."""
-    tv, texts = prepare_task(task, data_dir, fit_on, skip_bad_lines, max_length)
+    ``show_progress_bar`` may be a label for the bar (``"ATEC (1/12)"``), see :meth:`Encoder.encode_all`.
+    ``splits``: the splits to read (None = all; :meth:`simlab.evaluate.protocol.Protocol.splits_for`)."""
+    tv, texts = prepare_task(task, data_dir, fit_on, skip_bad_lines, max_length, splits)
     t0 = time.perf_counter()
     tv.vectors = embed(encoder, texts, poolings, tv.max_length, batch_size, show_progress_bar=show_progress_bar)
     tv.encode_seconds = time.perf_counter() - t0

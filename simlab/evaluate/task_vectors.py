@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simlab.data import PairSplit, fit_sentences, get_task, load_task
+from simlab.data import PairSplit, fit_sentences, get_task, load_split, load_task
 
 
 @dataclass
@@ -33,10 +33,16 @@ class TaskVectors:
 
 
 def prepare_task(task: str, data_dir=None, fit_on: str = "all", skip_bad_lines: bool = False,
-                 max_length: int | None = None) -> tuple[TaskVectors, list[str]]:
-    """Load a task and index its unique sentences; returns (TaskVectors without vectors, unique texts)."""
+                 max_length: int | None = None, splits: tuple[str, ...] | None = None) -> tuple[TaskVectors, list[str]]:
+    """Load a task and index its unique sentences; returns (TaskVectors without vectors, unique texts).
+
+    ``splits``: the splits to read (default: every split of the task; the cmteb protocol reads only the scored one,
+    :mod:`simlab.evaluate.protocol`); fit-on ``all`` then means every split read."""
     spec = get_task(task)
-    splits = load_task(spec.name, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
+    if splits is None:
+        splits = load_task(spec.name, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
+    else:
+        splits = {name: load_split(spec.name, name, data_dir, skip_bad_lines) for name in splits}
     fit = _fit_from_splits(spec, fit_on, splits)  # "all" / "test": the splits just read, not a second parse
     if fit is None:
         fit = fit_sentences(spec.name, fit_on, data_dir=data_dir, skip_bad_lines=skip_bad_lines)
@@ -59,7 +65,7 @@ def _fit_from_splits(spec, fit_on, splits):
     policy = str(fit_on).strip().lower()
     if policy not in ("all", "test"):
         return None
-    names = list(spec.splits) if policy == "all" else [spec.eval_split]
+    names = list(splits) if policy == "all" else [spec.eval_split]  # "all": every split read (in TaskSpec order)
     if any(n not in splits for n in names):
         return None
     return FitSentences([t for n in names for t in splits[n].sentences()], policy,

@@ -59,20 +59,21 @@ class MtebEncoder(AbsEncoder):
 
 
 def local_sts_task(task: str, split: str = "test", data_dir=None, limit: int | None = None):
-    """mteb's C-MTEB STS task ``task`` (ATEC, BQ, LCQMC, PAWSX, STSB) with ``split`` read from local files.
+    """mteb's C-MTEB STS task ``task`` (ATEC, BQ, LCQMC, PAWSX, STS-B / STSB, AFQMC) with ``split`` read from
+    local files; ``split`` is mteb's name (``validation`` reads simlab's ``valid``: AFQMC's CLUE dev.txt).
 
     mteb's own loader would download ``C-MTEB/<task>`` from the hub; here ``load_data`` is replaced by simlab's
-    reader of the same senteval_cn data, so only the evaluation code of mteb runs. ``limit`` keeps the first
-    pairs (for fast tests).
+    reader of the same data, so only the evaluation code of mteb runs. ``limit`` keeps the first pairs (for fast
+    tests).
     """
     import mteb
     from datasets import Dataset, DatasetDict
 
     from simlab.data import load_split
 
-    names = {"STS-B": "STSB"}
-    cls = type(mteb.get_task(names.get(task, task)))
-    ps = load_split(task, split, data_dir)
+    ours = "STS-B" if task == "STSB" else task  # mteb's STSB is simlab's STS-B (simlab's "STSB" is STSBenchmark)
+    cls = type(mteb.get_task("STSB" if ours == "STS-B" else ours))
+    ps = load_split(ours, {"validation": "valid"}.get(split, split), data_dir)
     n = len(ps) if limit is None else min(int(limit), len(ps))
     data = {"sentence1": ps.sentences1[:n], "sentence2": ps.sentences2[:n], "score": ps.scores[:n].tolist()}
 
@@ -85,6 +86,6 @@ def local_sts_task(task: str, split: str = "test", data_dir=None, limit: int | N
 
     LocalTask.__name__ = f"Local{cls.__name__}"
     t = LocalTask()
-    if split not in t.metadata.eval_splits:
+    if t.metadata.eval_splits != [split]:  # mteb 2.x scores ATEC / BQ / STSB on validation AND test: only ours here
         t.metadata = t.metadata.model_copy(update={"eval_splits": [split]})
     return t

@@ -33,8 +33,17 @@ def _training(cfg, parts, trainer, metrics) -> dict:
         "wall_seconds": round(wall, 1), "pairs_per_second": round((step - resumed) * cfg.batch_size / max(wall, 1e-9), 3),
         "resumed_from_step": resumed, "stopped_by_budget": bool(budget and budget.stopped_early),
         "precision": "bf16" if trainer.args.bf16 else "fp32", "tokens_seen": metrics.get("tokens_seen"),
-        "sampling": "binary/NLI batches alternate 1:1 (round robin)" if len(parts.datasets) > 1 else "one stream",
+        "sampling": _sampling(cfg, parts),
     }
+
+
+def _sampling(cfg, parts) -> str:
+    if cfg.objective == "mnrl":
+        text = "one stream of (anchor, positive[, negatives]) rows; no batch holds two texts of one paraphrase group"
+    else:
+        text = "binary/NLI batches alternate 1:1 (round robin)" if len(parts.datasets) > 1 else "one stream"
+    grouped = "length-grouped (mega-batches of 50 batches sorted by length)" if cfg.group_by_length else "random"
+    return f"{text}; {grouped} batches, reshuffled every pass"
 
 
 def run_record(cfg, data, parts, trainer, metrics) -> dict:
@@ -48,6 +57,8 @@ def run_record(cfg, data, parts, trainer, metrics) -> dict:
         "teacher_pooling": parts.teacher_pooling, "freeze_embeddings": cfg.freeze_embeddings,
         "counts": [c.as_dict() for c in data.counts], "held_out_sentences": data.held_out_sentences,
         "training": _training(cfg, parts, trainer, metrics), "config": settings_of(cfg),
+        **({"mnrl": {**parts.mnrl, "hard_negatives": cfg.hard_negatives, "mine_range": cfg.mine_range,
+                     "mini_batch_size": cfg.mini_batch_size}} if parts.mnrl is not None else {}),
     }
 
 
@@ -85,7 +96,8 @@ def _model_lines(rec: dict) -> list[str]:
 
 
 def _data_lines(rec: dict) -> list[str]:
-    cosine = " (cosine objectives: entailment → 1, the rest → 0)" if rec["objective"] != "sbert" else ""
+    cosine = {"sbert": "", "mnrl": " (mnrl: binary 1 and entailment pairs are the positive pairs)"}.get(
+        rec["objective"], " (cosine objectives: entailment → 1, the rest → 0)")
     return [f"Streams: {', '.join(rec['data'])}. Every pair sharing a sentence with a test split of ATEC, BQ, "
             f"LCQMC, PAWSX or STS-B ({rec['held_out_sentences']} distinct sentences) was dropped. NLI labels "
             "other than entailment/neutral/contradiction were dropped. Labels: binary 0/1; NLI 2 = "
@@ -101,6 +113,24 @@ def _training_lines(t: dict) -> list[str]:
             f"- this invocation: {t.get('wall_seconds')} s ({t.get('pairs_per_second')} pairs/s, resumed from step "
             f"{t.get('resumed_from_step', 0)}); final loss {t.get('train_loss')}"
             + (" — stopped by the time budget" if t.get("stopped_by_budget") else "")]
+
+
+def _mnrl_lines(m: dict) -> list[str]:
+    loss = (f"CachedMultipleNegativesRankingLoss (GradCache, mini-batch {m['mini_batch_size']})"
+            if m.get("mini_batch_size") else "MultipleNegativesRankingLoss")
+    lines = [f"- loss: sentence-transformers' {loss}, cosine × 20, every other positive and negative in the "
+             "batch as a negative",
+             f"- rows: {m['positive_pairs']} positive pairs (binary label 1, NLI entailment) in "
+             f"{m['paraphrase_groups']} paraphrase groups"]
+    mined = m.get("mining")
+    if mined:
+        lines.append(f"- hard negatives: {m['hard_negatives']} per row, drawn at random from ranks "
+                     f"{mined['rank_band'][0]}-{mined['rank_band'][1]} of the base model's nearest neighbours "
+                     f"(faiss flat inner product over {mined['corpus']} training sentences), never the positive "
+                     f"or a sentence of the anchor's paraphrase group; {mined['random_top_ups']} topped up at random")
+    else:
+        lines.append("- hard negatives: none (in-batch negatives only)")
+    return lines
 
 
 def _examples_lines(ex: list) -> list[str]:
@@ -125,6 +155,8 @@ def card_sections(rec: dict) -> tuple[str, str, dict[str, list[str]]]:
     intro = ("A sentence-transformers folder: `SentenceTransformer(path)` loads it offline; `simlab eval --model "
              f"PATH --pooling {rec['pooling']}` scores the same vectors.")
     sections = {"Model": _model_lines(rec), "Data": _data_lines(rec), "Training": _training_lines(rec["training"])}
+    if rec.get("mnrl"):
+        sections["In-batch negatives (MNRL)"] = _mnrl_lines(rec["mnrl"])
     if rec.get("examples"):
         sections["The ten example pairs of 8541"] = _examples_lines(rec["examples"])
     if rec.get("heldout"):

@@ -25,9 +25,11 @@ from simlab.errors import BadInputError
 from simlab.finetune.data import parse_streams
 from simlab.train.args import PRECISIONS
 
-__all__ = ["OBJECTIVES", "SCHEDULERS", "FinetuneConfig"]
+__all__ = ["MNRL_DEFAULTS", "OBJECTIVES", "SCHEDULERS", "FinetuneConfig"]
 
-OBJECTIVES = ("sbert", "cosent", "cos-a", "cos-b", "cos-c")
+OBJECTIVES = ("sbert", "cosent", "cos-a", "cos-b", "cos-c", "mnrl")
+MNRL_DEFAULTS = {"hard_negatives": 1, "mine_range": "10:50"}  # mine_range: sentence-transformers' documented band
+MNRL_ONLY = ("hard_negatives", "mine_range", "mini_batch_size")
 # transformers' schedules that need no extra arguments (cosine_with_min_lr, warmup_stable_decay, ... do)
 SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
               "inverse_sqrt")
@@ -71,9 +73,18 @@ class FinetuneConfig:
     examples: bool = True  # the ten 8541 example cosines in the card (--no-examples)
     eval_tasks: str | None = bounded(None, flag="--eval")  # e.g. "zh": score the saved model's test splits
     eval_limit: int | None = bounded(None, ge=1)  # pairs per task for that score (None = all)
+    group_by_length: bool = True  # length-grouped batches (--no-group-by-length: random batches)
+    # --objective mnrl only (None: MNRL_DEFAULTS with mnrl)
+    hard_negatives: int | None = bounded(None, ge=0)  # mined negatives per pair; 0 = in-batch negatives only
+    mine_range: str | None = None  # "LO:HI": the rank band negatives are drawn from (1 = nearest)
+    mini_batch_size: int | None = bounded(None, ge=1)  # CachedMultipleNegativesRankingLoss with this mini-batch
 
     def __post_init__(self) -> None:
         self.data = parse_streams(self.data)  # "binary,nli" (CLI) and ["binary", "nli"] are the same setting
+        if self.objective == "mnrl":
+            for name, value in MNRL_DEFAULTS.items():
+                if getattr(self, name) is None:
+                    setattr(self, name, value)
 
     def check(self) -> None:
         """Cross-field rules, after the ranges (:func:`simlab.config.check_config` calls it)."""
@@ -83,7 +94,24 @@ class FinetuneConfig:
             value = getattr(self, name)
             if value is not None and not str(value).strip():
                 raise BadInputError(f"--{name.replace('_', '-')} must not be empty")
+        if self.objective == "mnrl":
+            self._check_mnrl()
+        else:
+            given = [f"--{n.replace('_', '-')}" for n in MNRL_ONLY if getattr(self, n) is not None]
+            if given:
+                raise BadInputError(f"{', '.join(given)}: only for --objective mnrl (this run: {self.objective})")
         if self.eval_tasks is not None:
             from simlab.data import resolve_tasks
 
             resolve_tasks(self.eval_tasks)  # a typo in --eval fails now, not after the training it follows
+
+    def _check_mnrl(self) -> None:
+        from simlab.finetune.mining import parse_range
+
+        parse_range(self.mine_range)
+        if self.batch_size < 2 and not self.hard_negatives:
+            raise BadInputError("--objective mnrl with --batch-size 1 and no --hard-negatives has no negative to "
+                                "rank against: use --batch-size ≥ 2 or --hard-negatives ≥ 1")
+        if self.mini_batch_size and self.distill_from:
+            raise BadInputError("--mini-batch-size (cached MNRL) runs its own forward passes and cannot be combined "
+                                "with --distill-from")

@@ -22,9 +22,12 @@ Objectives (spec clue_sim.md §2.2):
 | cos-a  | ``t(cos−1)² + (1−t)cos²``                                      | entailment 1, else 0 |
 | cos-b  | ``t(cos−1)² + (1−t)(cos+1)²``                                  | entailment 1, else 0 |
 | cos-c  | ``t·max(0.9−cos,0) + (1−t)·max(cos−0.1,0)``                    | entailment 1, else 0 |
+| mnrl   | in-batch negatives (+ mined hard negatives), :mod:`.mnrl`       | entailment = positive pair |
 
 Streams: with both, batches alternate binary / NLI 1:1 (sentence-transformers' round-robin multi-dataset
-sampler; ``supervised.py`` alternates the two streams 1:1 inside a batch), each stream reshuffled every pass.
+sampler; ``supervised.py`` alternates the two streams 1:1 inside a batch), each stream reshuffled every pass;
+``mnrl`` trains one stream of (anchor, positive[, negatives]) rows from both. Batches are grouped by length
+(:mod:`.sampler`).
 
 >>> cfg = FinetuneConfig(model="e5-small", out="ft-e5", objective="sbert", max_steps=300)   # doctest: +SKIP
 >>> record = finetune(cfg)                                                                  # doctest: +SKIP
@@ -46,7 +49,8 @@ CHECKPOINTS = "checkpoints"
 
 
 class Parts(NamedTuple):
-    """What one run trains: the student, its encoder facts, the teacher (or None), the datasets and the loss."""
+    """What one run trains: the student, its encoder facts, the teacher (or None), the datasets and the loss;
+    for mnrl also the paraphrase groups (kept apart in a batch) and the row counts."""
 
     model: object
     enc: object
@@ -55,6 +59,8 @@ class Parts(NamedTuple):
     frozen: int
     datasets: dict
     loss: object
+    groups: dict | None = None
+    mnrl: dict | None = None
 
 
 def build_datasets(data, objective: str) -> dict:
@@ -78,7 +84,7 @@ def build_datasets(data, objective: str) -> dict:
     return out
 
 
-def build_loss(model, objective: str, teacher=None, distill_weight: float = 100.0):
+def build_loss(model, objective: str, teacher=None, distill_weight: float = 100.0, mini_batch_size=None):
     """The objective's loss on ``model``, wrapped in cosine-matrix distillation when a teacher is given."""
     from sentence_transformers.sentence_transformer.losses import CoSENTLoss
 
@@ -89,9 +95,10 @@ def build_loss(model, objective: str, teacher=None, distill_weight: float = 100.
         CosineMatrixDistillLoss,
         MaskedSoftmaxLoss,
     )
+    from simlab.finetune.mnrl import mnrl_loss
 
     makers = {"sbert": MaskedSoftmaxLoss, "cosent": CoSENTLoss, "cos-a": CosALoss, "cos-b": CosBLoss,
-              "cos-c": CosCLoss}
+              "cos-c": CosCLoss, "mnrl": lambda m: mnrl_loss(m, mini_batch_size)}
     if objective not in makers:
         raise BadInputError(f"objective {objective!r}: choose one of {', '.join(OBJECTIVES)}")
     loss = makers[objective](model)
@@ -110,9 +117,10 @@ def open_finetune_run(cfg: FinetuneConfig):
                     reads=[cfg.model, cfg.distill_from], checkpoint_dir=CHECKPOINTS)
 
 
-def build_parts(cfg: FinetuneConfig, data, device: str) -> Parts:
+def build_parts(cfg: FinetuneConfig, data, device: str, folder: Path, log=print) -> Parts:
     """Stage 3: student (+ frozen embeddings), teacher, datasets, loss. Seeded first: the SBERT head is initialised
-    here, before the trainer seeds, so a run does not depend on what its process did before."""
+    here, before the trainer seeds, so a run does not depend on what its process did before. ``folder`` keeps
+    mnrl's mined negatives for ``--resume``."""
     from transformers import set_seed
 
     from simlab.finetune.model import build_student, freeze_input_embeddings, load_teacher, same_tokenizer
@@ -126,12 +134,20 @@ def build_parts(cfg: FinetuneConfig, data, device: str) -> Parts:
         if not same_tokenizer(model, teacher):
             raise BadInputError(f"--distill-from {cfg.distill_from}: the teacher must share the student's tokenizer "
                                 "(the loss sees token ids, as in 8454/8541 where both are the same architecture)")
-    datasets = build_datasets(data, cfg.objective)
-    loss = build_loss(model, cfg.objective, teacher, cfg.distill_weight)
-    return Parts(model, enc, teacher, teacher_pooling, frozen, datasets, loss)
+    groups = mnrl = None
+    if cfg.objective == "mnrl":
+        from simlab.finetune.mnrl import build_mnrl_rows
+
+        rows, groups, mnrl = build_mnrl_rows(cfg, data, enc, folder, log)
+        datasets = {"positive": rows}
+    else:
+        datasets = build_datasets(data, cfg.objective)
+    loss = build_loss(model, cfg.objective, teacher, cfg.distill_weight, cfg.mini_batch_size)
+    return Parts(model, enc, teacher, teacher_pooling, frozen, datasets, loss, groups, mnrl)
 
 
-def _training_args(cfg: FinetuneConfig, out_dir: Path, streams: int):
+def _training_args(cfg: FinetuneConfig, out_dir: Path):
+    """Batch samplers are :class:`~simlab.finetune.trainer.FinetuneTrainer`'s (length-grouped, round robin)."""
     from sentence_transformers import SentenceTransformerTrainingArguments
 
     from simlab.train.args import training_args
@@ -139,9 +155,7 @@ def _training_args(cfg: FinetuneConfig, out_dir: Path, streams: int):
     return training_args(out_dir, seed=cfg.seed, max_steps=cfg.max_steps, epochs=1.0, batch_size=cfg.batch_size,
                          lr=cfg.lr, save_steps=cfg.save_steps, logging_steps=cfg.logging_steps,
                          precision=cfg.precision, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-                         scheduler=cfg.scheduler,
-                         args_cls=SentenceTransformerTrainingArguments, eval_strategy="no",
-                         multi_dataset_batch_sampler="round_robin" if streams > 1 else "proportional")
+                         scheduler=cfg.scheduler, args_cls=SentenceTransformerTrainingArguments, eval_strategy="no")
 
 
 def train_parts(cfg: FinetuneConfig, parts: Parts, run, log) -> tuple[object, dict]:
@@ -150,7 +164,7 @@ def train_parts(cfg: FinetuneConfig, parts: Parts, run, log) -> tuple[object, di
     from simlab.train.trainer import build_trainer
     from simlab.train.trainer import run as run_trainer
 
-    args = _training_args(cfg, run.checkpoint_dir, len(parts.datasets))
+    args = _training_args(cfg, run.checkpoint_dir)
     train = parts.datasets if len(parts.datasets) > 1 else next(iter(parts.datasets.values()))
     log(f"training {parts.enc.name} ({cfg.pooling}) with {cfg.objective}"
         f"{' + distillation' if parts.teacher else ''} on "
@@ -158,7 +172,7 @@ def train_parts(cfg: FinetuneConfig, parts: Parts, run, log) -> tuple[object, di
         f"max {cfg.max_steps} steps, {'bf16' if args.bf16 else 'fp32'}"
         + (f", {parts.frozen:,} embedding weights frozen" if parts.frozen else ""))
     trainer = build_trainer(parts.model, args, train, trainer_cls=FinetuneTrainer, loss=parts.loss,
-                            minutes=cfg.minutes)
+                            minutes=cfg.minutes, group_by_length=cfg.group_by_length, text_groups=parts.groups)
     metrics = run_trainer(trainer, evaluate=False, run_folder=run)
     return trainer, metrics
 
@@ -182,7 +196,7 @@ def finetune(cfg: FinetuneConfig, log=None) -> dict:
     run = open_finetune_run(cfg)  # nothing is written before this passes
     data = load_training_pairs(cfg.data_dir, cfg.data)
     log(data.summary())
-    parts = build_parts(cfg, data, device_kind())
+    parts = build_parts(cfg, data, device_kind(), run.checkpoint_dir, log)
     trainer, metrics = train_parts(cfg, parts, run, log)
     record = run_record(cfg, data, parts, trainer, metrics)
     _save(parts.model, run.out, record)

@@ -3,9 +3,12 @@
 1. **The loss's own weights survive a kill.** The SBERT head (``MaskedSoftmaxLoss.classifier``) lives in the loss,
    not in the model, so the trainer's checkpoints omit it (its Adam moments are in ``optimizer.pt``, its values are
    not). They are written to ``loss_state.safetensors`` inside each checkpoint *before* simlab's completion
-   marker (:class:`simlab.train.checkpoint.CheckpointCompleteCallback`) and loaded back on resume.
+   marker (:class:`simlab.train.callbacks.CheckpointCompleteCallback`) and loaded back on resume.
 2. **Tokens seen.** The collated batch holds ``sentence1_attention_mask`` etc., not ``input_ids``, so
    transformers cannot count tokens; they are counted here (non-padding), for simlab's tokens/s display.
+3. **Length-grouped batches** (:mod:`simlab.finetune.sampler`) through sentence-transformers' documented hooks
+   ``get_batch_sampler`` / ``get_multi_dataset_batch_sampler``: seeded per epoch, so a resumed run sees the same
+   batches; with ``text_groups`` (MNRL) no batch holds two texts of one paraphrase group.
 
 The training loop itself is transformers' (via sentence-transformers); nothing else is overridden.
 
@@ -41,7 +44,26 @@ def loss_parameters(loss, model) -> dict:
 
 
 class FinetuneTrainer(SentenceTransformerTrainer):
-    """``SentenceTransformerTrainer`` that checkpoints the loss head and counts tokens (see module docstring)."""
+    """``SentenceTransformerTrainer`` that checkpoints the loss head, counts tokens and groups batches by length
+    (see module docstring). ``group_by_length=False`` keeps sentence-transformers' random batches."""
+
+    def __init__(self, *args, group_by_length: bool = True, text_groups: dict | None = None, **kwargs):
+        self.group_by_length = group_by_length
+        self.text_groups = text_groups
+        super().__init__(*args, **kwargs)
+
+    def get_batch_sampler(self, dataset, batch_size, drop_last, valid_label_columns=None, generator=None, seed=0):
+        if not self.group_by_length:
+            return super().get_batch_sampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed)
+        from simlab.finetune.sampler import LengthGroupedBatchSampler
+
+        return LengthGroupedBatchSampler(dataset, batch_size, drop_last, valid_label_columns, generator, seed,
+                                         groups=self.text_groups)
+
+    def get_multi_dataset_batch_sampler(self, dataset, batch_samplers, generator=None, seed=0):
+        from simlab.finetune.sampler import RoundRobinEpochSampler
+
+        return RoundRobinEpochSampler(dataset=dataset, batch_samplers=batch_samplers, generator=generator, seed=seed)
 
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)

@@ -14,8 +14,8 @@ pass over ``[CLS] x [SEP]``; kexue.fm/archives/7427, 8454).
   once the best finished score is at least the best live one (the result is then exact for that beam).
 
 >>> import torch
->>> top_p_filter(torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])), 0.8).exp()[0].tolist()
-[0.5, 0.30000001192092896, 0.0, 0.0]
+>>> [round(p, 6) for p in top_p_filter(torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])), 0.8).exp()[0].tolist()]
+[0.5, 0.3, 0.0, 0.0]
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ Layouts (segment ids in brackets):
   ``M`` whatever the length. Padding keys are masked and padding outputs unused, so the two layouts give
   the same decoder logits (RoPE sees positions only) with ~40% fewer tokens for short questions.
 
->>> cut_sentence("请问借呗怎么还款？我想提前还。", 8)
+>>> cut_sentence("请问借呗怎么还款？我想提前还。", 9)
 '请问借呗怎么还款？'
+>>> cut_sentence("请问借呗怎么还款？我想提前还。", 8)   # the first piece does not fit: cut hard
+'请问借呗怎么还款'
 """
 
 from __future__ import annotations

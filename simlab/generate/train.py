@@ -173,13 +173,13 @@ def train_generator(cfg: GeneratorTrainConfig, progress_stream=None) -> dict:
     Refused before anything is written (exit 2): bad options, an ``out`` that overlaps the base or data folder or
     holds another run, ``--resume`` with changed settings or of a finished run (:func:`simlab.train.run.open_run`).
     """
+    check_config(cfg)
+    base, data_root = preflight(cfg)  # every check that needs no heavy import, before torch loads
     from simlab.generate.folder import save_model
     from simlab.machine import set_threads
     from simlab.train.run import open_run
     from simlab.train.trainer import run as run_trainer
 
-    check_config(cfg)
-    base, data_root = preflight(cfg)
     set_threads(cfg.threads)
     run = open_run(cfg.out, kind=RUN_KIND[cfg.kind], settings=cfg.settings(), resume=cfg.resume,
                    reads=[p for p in (base, data_root) if p is not None], checkpoint_dir=RUN_DIR)

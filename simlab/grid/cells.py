@@ -58,10 +58,11 @@ class GridConfig:
     engine: str = "torch"  # resolved (never "auto"): simlab.encode.engines
     precision: str = "fp32"
     fit_on: str = "all"
-    split: str | None = None  # None = each task's eval split (test)
-    max_length: int | None = None  # None = each task's own (64; PAWSX 128)
-    prefix: str | None = None
+    split: str | None = None  # None = each task's eval split (test; AFQMC valid)
+    max_length: int | None = None  # None = the protocol's: each task's own (64; PAWSX 128), or the model's (cmteb)
+    prefix: str | None = None  # None = the protocol's: none (study), the model's own prompt (cmteb)
     skip_bad_lines: bool = False
+    protocol: str = "study"  # simlab.evaluate.protocol: study | cmteb
 
     def to_json(self, identities: dict[str, str] | None = None) -> dict:
         d = asdict(self)
@@ -75,6 +76,8 @@ class GridConfig:
         if (self.engine, self.precision) == ("torch", "fp32"):  # likewise for the exact torch/fp32 path
             d.pop("engine")
             d.pop("precision")
+        if self.protocol == "study":  # and for the study protocol (every grid before --protocol existed)
+            d.pop("protocol")
         return {"format": "simlab-grid-1", **d}
 
     def settings_for(self, d: int, model: str = "") -> list[WhiteningSetting]:

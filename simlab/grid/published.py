@@ -40,15 +40,22 @@ class PublishedEntry:
 
 def load_published(path: str | Path | None = None) -> list[PublishedEntry]:
     """Entries of the bundled published tables (or of the JSON file at ``path``)."""
+    from simlab.errors import DataError
+
     if path is None:
-        text = resources.files("simlab").joinpath("resources", RESOURCE).read_text(encoding="utf-8")
+        raw = json.loads(resources.files("simlab").joinpath("resources", RESOURCE).read_text(encoding="utf-8"))
     else:
-        text = Path(path).read_text(encoding="utf-8")
-    raw = json.loads(text)
+        from simlab.io import read_json
+
+        raw = read_json(path, "published-results file")
     if raw.get("format") != "simlab-published-1":
-        raise ValueError(f"{path or RESOURCE}: not a simlab published-results file (format {raw.get('format')!r})")
-    return [PublishedEntry(e["model"], tuple(e["names"]), e["language"], e["pooling"], e["fit"], int(e["c_k"]),
-                           e["source"], {t: tuple(v) for t, v in e["scores"].items()}) for e in raw["entries"]]
+        raise DataError(f"{path or RESOURCE}: not a simlab published-results file (format {raw.get('format')!r})")
+    try:
+        return [PublishedEntry(e["model"], tuple(e["names"]), e["language"], e["pooling"], e["fit"], int(e["c_k"]),
+                               e["source"], {t: tuple(v) for t, v in e["scores"].items()}) for e in raw["entries"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{path or RESOURCE}: damaged published-results file (an entry lacks or mistypes "
+                        f"{exc})") from None
 
 
 def _norm(name: str) -> set[str]:

@@ -57,6 +57,7 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
     from threadpoolctl import threadpool_limits
 
     from simlab.encode.cache import VectorCache
+    from simlab.evaluate.protocol import get_protocol
     from simlab.evaluate.runner import embed_task
     from simlab.evaluate.scoring import score_poolings
     from simlab.paths import data_dir as resolve_data_dir
@@ -64,7 +65,9 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
     t0 = time.perf_counter()
     root = resolve_data_dir(data_dir)
     cache = cache if cache is not None else VectorCache()
-    encoders = {m.name: LazyEncoder(m, config.prefix, threads, config.engine, config.precision) for m in config.models}
+    protocol = get_protocol(config.protocol)
+    encoders = {m.name: _lazy_encoder(m, config, protocol, threads) for m in config.models}
+    max_lengths = {name: _max_length(enc, config, protocol) for name, enc in encoders.items()}
     plans = {m.name: plan_model(config, m, encoders[m.name].dim, encoders[m.name].poolings) for m in config.models}
     identities = {name: enc.identity for name, enc in encoders.items()}
     all_cells = [c for m in config.models for t in m.tasks for _, _, c in plans[m.name].cells(t)]
@@ -98,10 +101,12 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
                     poolings = list(dict.fromkeys(p for p, _, _ in todo))
                     tv = embed_task(enc, current_task, poolings, data_dir=root, fit_on=config.fit_on,
                                     batch_size=batch_size, skip_bad_lines=config.skip_bad_lines,
-                                    max_length=config.max_length, embed=embed,
-                                    show_progress_bar=label if progress else False)
+                                    max_length=max_lengths[m.name], embed=embed,
+                                    show_progress_bar=label if progress else False,
+                                    splits=protocol.splits_for(current_task, config.split))
                     wanted = {p: [s for pp, s, _ in todo if pp == p] for p in poolings}
-                    for scored in score_poolings(tv, wanted, enc.info(), config.split, enc.prefix):
+                    split = protocol.eval_split(current_task, config.split)
+                    for scored in score_poolings(tv, wanted, enc.info(), split, enc.prefix):
                         p = scored.pooling
                         result.warnings += [f"{m.name}|{current_task}|{p}: {w}" for w in scored.warnings]
                         for s, rec in zip(wanted[p], scored.records):
@@ -118,6 +123,25 @@ def run_grid(config: GridConfig, out: str | os.PathLike, *, data_dir=None, cache
     result.models_loaded = [n for n, e in encoders.items() if e.loaded]
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _lazy_encoder(spec, config: GridConfig, protocol, threads) -> LazyEncoder:
+    """The model's LazyEncoder with the prefix of ``--prefix``, else of the protocol (cmteb: the model's prompt)."""
+    enc = LazyEncoder(spec, config.prefix, threads, config.engine, config.precision)
+    if config.prefix is None and protocol.prompt is not None:
+        from simlab.evaluate.protocol import model_prompts, prompt_text
+
+        enc.prefix = prompt_text(protocol, model_prompts(enc.path, enc.ref.prefixes))
+    return enc
+
+
+def _max_length(enc: LazyEncoder, config: GridConfig, protocol) -> int | None:
+    """``--max-length``, else the protocol's: None = each task's own (study), the model's maximum (cmteb)."""
+    if config.max_length or protocol.max_length != "model":
+        return config.max_length
+    from simlab.evaluate.protocol import model_max_length
+
+    return model_max_length(enc)
 
 
 def _progress(total: int, done: int, enabled: bool):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simlab.errors import GridError
-from simlab.io import atomic_write_json
+from simlab.io import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
 RESULTS = "results.jsonl"
@@ -115,7 +115,7 @@ class ResultStore:
         self._acquire_lock()
         try:
             if self.config_path.exists():
-                old = json.loads(self.config_path.read_text(encoding="utf-8"))
+                old = read_json(self.config_path, "grid configuration", CorruptResultsError)
                 diff = config_diff(old, config)
                 if diff:
                     raise GridConfigError(
@@ -195,5 +195,5 @@ def load_records(folder: str | os.PathLike) -> tuple[dict | None, list[dict]]:
     p = Path(folder)
     results = p if p.is_file() else p / RESULTS
     cfg_path = results.parent / CONFIG
-    config = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.exists() else None
+    config = read_json(cfg_path, "grid configuration", CorruptResultsError) if cfg_path.exists() else None
     return config, list(read_results(results).records.values())

@@ -119,7 +119,7 @@ def _e5_small_zh() -> ModelRef:
     """e5-small trimmed to the Chinese + STS + CLUE vocabulary, built on first use (:mod:`simlab.trim`)."""
     from simlab.trim import build_e5_small_zh
 
-    return _folder_ref("e5-small-zh", build_e5_small_zh())
+    return _folder_ref("e5-small-zh", build_e5_small_zh(lambda: _e5_small().path_or_id))
 
 
 def _trained(name: str, preset: str):

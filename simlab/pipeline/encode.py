@@ -135,7 +135,9 @@ def _claim_folder(out: Path, plan: dict, restart: bool) -> None:
     if out.is_dir() and any(out.iterdir()) and not plan_path.is_file() and not restart:
         raise BadInputError(f"{out} exists and is not a simlab vectors folder; choose another --out")
     if plan_path.is_file() and not restart:
-        old = json.loads(plan_path.read_text(encoding="utf-8"))
+        from simlab.io import read_json
+
+        old = read_json(plan_path, "encode plan")  # damaged: --restart starts over
         diff = [k for k in ("config_hash", "shard_size", "files", "shards") if old.get(k) != plan.get(k)]
         if diff:
             what = {"config_hash": "model/pooling/max_length/prefix/batch size", "shard_size": "shard size",

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from simlab.errors import DataError, MissingFileError
-from simlab.io import atomic_write, atomic_write_json
+from simlab.io import atomic_write, atomic_write_json, read_json
 
 FORMAT, VERSION = "simlab-vectors", 1
 PLAN_FILE, MANIFEST_FILE = "plan.json", "manifest.json"
@@ -197,9 +197,13 @@ class VectorsDir:
             hint = (" (it has plan.json: the encode did not finish; rerun the same `simlab encode` command)"
                     if (self.folder / PLAN_FILE).is_file() else " (write one with `simlab encode`)")
             raise MissingFileError(f"{self.folder} is not a finished simlab vectors folder: no {MANIFEST_FILE}{hint}")
-        self.manifest = json.loads(path.read_text(encoding="utf-8"))
+        self.manifest = read_json(path, "vectors manifest")
         if self.manifest.get("format") != FORMAT:
             raise DataError(f"{path}: not a simlab vectors manifest (format={self.manifest.get('format')!r})")
+        lacking = [k for k in ("shards", "count", "dim", "pooling", "model", "files") if k not in self.manifest]
+        if lacking:
+            raise DataError(f"{path}: damaged vectors manifest (no {', '.join(lacking)}); rerun the same `simlab "
+                            "encode` command")
         offset = 0
         self.shards = []
         for entry in self.manifest["shards"]:

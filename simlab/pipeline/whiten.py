@@ -40,7 +40,8 @@ def fit_whitening(vectors, executor, n_components: int | None = None, *, chunk_r
 
     v = vectors if isinstance(vectors, VectorsDir) else VectorsDir(vectors)
     total = Whitening(n_components=n_components, fit_on=f"vectors:{v.folder} ({v.count} vectors)",
-                      source_model=v.model.get("identity") or v.model["name"], **whitening_kwargs)
+                      source_model=v.model.get("identity") or v.model["name"],
+                      **{"pooling": v.pooling, **whitening_kwargs})
     shared = {"folder": str(v.folder), "chunk_rows": int(chunk_rows), "verify": verify}
     for _, part in executor.map(shard_moments, v.shards, shared, ordered=True):
         total.merge(part)

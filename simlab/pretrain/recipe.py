@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -127,7 +128,8 @@ def build_mlm_trainer(cfg: PretrainConfig, out: Path, stages: DataStages):
 
 
 def finish(cfg: PretrainConfig, run, stages: DataStages, trainer, metrics: dict) -> dict:
-    """Save the final model into ``OUT``, close the run record (checkpoints kept) and write the model card."""
+    """Save the final model into ``OUT``, close the run record (checkpoints kept; a run that ``--minutes`` stopped
+    before its last step stays open for ``--resume``) and write the model card."""
     from simlab.pretrain.card import INTRO, card_sections
 
     save_model_atomically(trainer.model, stages.tokenizer, run.out)
@@ -139,9 +141,21 @@ def finish(cfg: PretrainConfig, run, stages: DataStages, trainer, metrics: dict)
         "tokenizer": {"vocab_size": len(stages.tokenizer), "sts_test_coverage": stages.coverage},
         "parameters": sum(p.numel() for p in trainer.model.parameters()), "metrics": metrics,
     }
-    run.finish(summary, keep_checkpoints=True)
+    stopped_early = summary["global_step"] < cfg.max_steps
+    if stopped_early:  # --minutes ran out: the model so far is saved, the run stays open for --resume
+        _record_pause(run, summary)
+    else:
+        run.finish(summary, keep_checkpoints=True)
     run.write_card(run.out.name, INTRO, card_sections(summary))
-    return {**summary, "out": str(run.out), "wall_seconds": run.record["invocations"][-1]["wall_seconds"]}
+    return {**summary, "out": str(run.out), "wall_seconds": run.record["invocations"][-1]["wall_seconds"],
+            "stopped_early": stopped_early}
+
+
+def _record_pause(run, summary: dict) -> None:
+    """This invocation's wall time and summary in the run record, whose status stays "running"."""
+    run.record["invocations"][-1]["wall_seconds"] = round(time.time() - run.t0, 1)
+    run.record["summary"] = summary
+    run.save()
 
 
 def save_model_atomically(model, tokenizer, folder: Path) -> None:

@@ -39,18 +39,54 @@ def _faiss():
     return faiss
 
 
-def index_params(kind: str, n: int, d: int | None = None, **overrides) -> dict:
-    """The full parameter set of an index kind for ``n`` (training) vectors of dimension ``d`` (defaults filled
-    in, unknown keys rejected; ivfpq needs ``d``)."""
+# what faiss accepts: HNSW M = 0 aborts the process and M = 1 segfaults (faiss 1.x HNSW.cpp), efSearch = 0 returns
+# one hit, nprobe = 0 fails at search time, PQ nbits = 0 segfaults and nbits > 24 is refused by ProductQuantizer
+LIMITS = {"M": (2, None), "ef_construction": (1, None), "ef_search": (1, None), "nlist": (1, None),
+          "nprobe": (1, None), "m": (1, None), "nbits": (1, 24)}
+FLAGS = {"M": "--hnsw-m", "ef_search": "--ef-search", "nlist": "--nlist", "nprobe": "--nprobe", "m": "--pq-m",
+         "nbits": "--pq-nbits"}  # how `simlab index build` spells them
+
+
+def check_params(kind: str, d: int | None = None, **overrides) -> dict:
+    """The given knobs of ``kind`` as ints, checked before faiss sees them (faiss aborts or crashes the whole
+    process on some): unknown names, non-integers and values out of :data:`LIMITS` are a BadInputError naming
+    the knob (and its CLI flag); with ``d``, ivfpq's ``m`` must divide it. None values are left out.
+
+    >>> check_params("hnsw", M=16)
+    {'M': 16}
+    >>> check_params("hnsw", M=0)
+    Traceback (most recent call last):
+    ...
+    simlab.errors.BadInputError: hnsw: M (--hnsw-m) must be an integer ≥ 2, got 0
+    """
+    from simlab.errors import BadInputError
+
     if kind not in KINDS:
-        raise ValueError(f"unknown index type {kind!r}; choose from {', '.join(KINDS)}")
-    params = dict(DEFAULTS[kind])
+        raise BadInputError(f"unknown index type {kind!r}; choose from {', '.join(KINDS)}")
+    out = {}
     for key, value in overrides.items():
         if value is None:
             continue
-        if key not in params:
-            raise ValueError(f"index type {kind!r} has no parameter {key!r} (it has: {', '.join(params) or 'none'})")
-        params[key] = int(value)
+        if key not in DEFAULTS[kind]:
+            raise BadInputError(f"index type {kind!r} has no parameter {key!r} (it has: "
+                                f"{', '.join(DEFAULTS[kind]) or 'none'})")
+        lo, hi = LIMITS[key]
+        name = f"{key} ({FLAGS[key]})" if key in FLAGS else key
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo \
+                or (hi is not None and value > hi):
+            span = f"an integer ≥ {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+            raise BadInputError(f"{kind}: {name} must be {span}, got {value!r}")
+        out[key] = int(value)
+    if kind == "ivfpq" and d is not None and out.get("m") is not None and d % out["m"]:
+        raise BadInputError(f"ivfpq: m={out['m']} sub-quantizers (--pq-m) must divide the vector dimension {d}")
+    return out
+
+
+def index_params(kind: str, n: int, d: int | None = None, **overrides) -> dict:
+    """The full parameter set of an index kind for ``n`` (training) vectors of dimension ``d`` (defaults filled
+    in, given knobs checked by :func:`check_params`; ivfpq needs ``d``)."""
+    params = dict(DEFAULTS[kind]) if kind in DEFAULTS else {}
+    params.update(check_params(kind, d, **overrides))
     if kind in TRAINED:
         # faiss wants ≥ 39 training points per centroid; 4·√n is the usual rule of thumb
         nlist = params["nlist"] or max(1, int(4 * math.sqrt(n)))

@@ -113,7 +113,8 @@ class Index:
         if whitening is None or (isinstance(whitening, str) and whitening == "none"):
             pass
         elif isinstance(whitening, str) and whitening == "fit":
-            white = Whitening(fit_on=f"corpus:{corpus.source or 'memory'}", source_model=model["name"],
+            white = Whitening(fit_on=f"corpus:{corpus.source or 'memory'}", pooling=pooling,
+                              source_model=model.get("identity") or model["name"],
                               beta=1.0 if beta is None else beta, gamma=1.0 if gamma is None else gamma).fit(X)
         elif isinstance(whitening, (str, os.PathLike)):
             white = Whitening.load(whitening)
@@ -204,11 +205,20 @@ class Index:
         if not meta_path.is_file():
             raise MissingFileError(f"{folder} is not a simlab index (no {META_FILE}; build one with "
                                     f"`simlab index build`)")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        from simlab.io import read_json
+
+        meta = read_json(meta_path, "index description", IndexError_)
         if meta.get("format") != FORMAT:
             raise IndexError_(f"{meta_path}: not a simlab index (format={meta.get('format')!r})")
         if int(meta.get("version", 0)) > VERSION:
             raise IndexError_(f"{meta_path}: index format version {meta['version']} is newer than this simlab ({VERSION})")
+        lacking = [key for key in ("files", "model", "pooling", "projection", "dim", "count", "index")
+                   if key not in meta]
+        if lacking or INDEX_FILE not in meta["files"] or DOCS_FILE not in meta["files"]:
+            raise IndexError_(f"{meta_path}: damaged index description (no {', '.join(lacking) or 'file list'})")
+        for name in meta["files"]:
+            if not (folder / name).is_file():
+                raise IndexError_(f"{folder / name}: missing (index.json lists it); rebuild the index")
         blobs = {name: (folder / name).read_bytes() for name in meta["files"]}
         if verify:
             for name, digest in meta["files"].items():

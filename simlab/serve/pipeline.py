@@ -54,11 +54,20 @@ class Pipeline:
         self.encoder, self.pooling = encoder, pooling
         self.prefix, self.prefixes = prefix or "", dict(prefixes or {})
         self.max_tokens = int(max_tokens or model_max_tokens(encoder))
-        self.whitening, self.projection = whitening, projection
-        self.k_max = int(whitening.n_components_) if whitening is not None else None
-        self.default_k = int(default_k) if default_k is not None else self.k_max
+        self.projection = projection
         self.name = name or encoder.name
         self.key = (id(encoder), pooling)
+        self.set_whitening(whitening, default_k)
+
+    def set_whitening(self, whitening, default_k: int | None = None) -> None:
+        """Serve ``whitening`` (None: raw vectors); ``default_k`` = k when a request sends no ``dimensions``."""
+        self.whitening = whitening
+        self.k_max = int(whitening.n_components_) if whitening is not None else None
+        if whitening is not None and default_k is not None and not 1 <= default_k <= self.k_max:
+            from simlab.errors import WhiteningError
+
+            raise WhiteningError(f"--default-dimensions {default_k}: the whitening keeps {self.k_max} components")
+        self.default_k = int(default_k) if default_k is not None else self.k_max
 
     @property
     def dim(self) -> int:
@@ -123,6 +132,16 @@ class Pipeline:
             pooled = pool_all([self.pooling], hidden, batch["attention_mask"], pooler)[self.pooling]
             return pooled.float().cpu().numpy()
 
+    def embed_offline(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Pooled vectors (n, d) of many texts, the serving path without the queue (start-up fits, checks)."""
+        ids, _ = self.tokenize(list(texts))
+        order = np.argsort([-len(r) for r in ids], kind="stable")
+        out = np.empty((len(ids), self.dim), np.float32)
+        for a in range(0, len(ids), batch_size):
+            idx = order[a:a + batch_size]
+            out[idx] = self.forward([ids[i] for i in idx])
+        return out
+
     # -- projecting (request threads) ----------------------------------------------------------------
     def check_dimensions(self, dimensions: int | None, whiten: bool = True) -> int:
         """The output dimension for a request, or a 400 that says what is supported and how to get it."""
@@ -152,7 +171,8 @@ class Pipeline:
                 normalize: bool = True) -> np.ndarray:
         """Served vectors (n, k) float32 from pooled vectors X (n, d): (x − μ)·W[:, :k] (float64, as
         :meth:`Whitening.transform`), then L2-normalised (unless ``normalize`` is false)."""
-        from simlab.whitening.kernel import l2_normalize, whiten as whiten_fn
+        from simlab.whitening.kernel import l2_normalize
+        from simlab.whitening.kernel import whiten as whiten_fn
 
         k = self.check_dimensions(dimensions, whiten)
         if self.projection is not None:

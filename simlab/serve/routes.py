@@ -70,8 +70,8 @@ async def embed(request: Request, pipeline, texts: list[str], input_type=None, t
     watcher = asyncio.create_task(_watch_disconnect(request, job))
     try:
         X = await asyncio.wait_for(asyncio.wrap_future(job.future), timeout + 1.0)
-    except (asyncio.TimeoutError, Dropped) as exc:
-        job.cancel("deadline" if isinstance(exc, asyncio.TimeoutError) else "disconnected")
+    except (TimeoutError, Dropped) as exc:
+        job.cancel("deadline" if isinstance(exc, TimeoutError) else "disconnected")
         if isinstance(exc, Dropped) and exc.reason == "disconnected":
             raise APIError(499, "the client closed the request", code="client_closed_request") from None
         if isinstance(exc, Dropped) and exc.reason == "stopped":

@@ -39,12 +39,11 @@ def load(state: ServerState, log=print) -> None:
         encoders = EncoderCache(cfg.threads)
         encoder, ref = encoders.get(cfg.model, cfg.engine, cfg.precision)
         log(f"loaded {encoder.identity} ({encoder.engine}/{encoder.precision})")
-        white, note = whitening_for(cfg, encoder, log)
         prefix = ref.prefixes.get(cfg.prefix, cfg.prefix) if cfg.prefix else ""
         state.pipeline = Pipeline(encoder, cfg.pooling, prefix=prefix, prefixes=ref.prefixes,
-                                  max_tokens=cfg.limits.max_tokens_per_input, whitening=white,
-                                  default_k=cfg.default_dimensions)
-        state.whitening_note = note
+                                  max_tokens=cfg.limits.max_tokens_per_input)
+        white, state.whitening_note = whitening_for(cfg, state.pipeline, log)
+        state.pipeline.set_whitening(white, cfg.default_dimensions)
         for spec in cfg.indexes:
             state.indexes[spec.name] = load_index(spec, encoders)
             log(f"index {spec.name}: {state.indexes[spec.name].index!r}")
@@ -70,11 +69,13 @@ def load(state: ServerState, log=print) -> None:
         state.phase = "failed"
 
 
-def whitening_for(cfg: ServeConfig, encoder, log):
-    """(Whitening or None, provenance note): ``--whitening FILE`` checked, or ``--fit-whitening`` fitted."""
+def whitening_for(cfg: ServeConfig, pipeline: Pipeline, log):
+    """(Whitening or None, provenance note): ``--whitening FILE`` checked, or ``--fit-whitening`` fitted on the
+    serving path's own vectors (same prefix and max tokens as the requests will have)."""
     from simlab.serve import provenance
     from simlab.whitening import Whitening
 
+    encoder = pipeline.encoder
     if cfg.whitening:
         white = Whitening.load(cfg.whitening)
         note = {"file": cfg.whitening, "model": provenance.check_model(white, encoder, cfg.whitening)}
@@ -83,7 +84,7 @@ def whitening_for(cfg: ServeConfig, encoder, log):
     if cfg.fit_whitening:
         texts, what = fit_texts(cfg.fit_whitening, cfg.data_dir)
         t0 = time.perf_counter()
-        X = encoder.encode_all(texts, poolings=[cfg.pooling])[cfg.pooling]
+        X = pipeline.embed_offline(texts)
         white = Whitening(n_components=cfg.whitening_k, fit_on=f"{what} pooling={cfg.pooling}",
                           source_model=encoder.identity).fit(X)
         log(f"fitted a whitening on {len(X)} {cfg.pooling} vectors of {what} in {time.perf_counter() - t0:.1f} s")

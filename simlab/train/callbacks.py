@@ -5,7 +5,9 @@
 - :class:`MetricsJsonlCallback`: every ``Trainer`` log record appended to ``<out>/metrics.jsonl`` with step,
   epoch, wall time and tokens seen. On resume, records past the checkpoint's step (written by the killed run)
   are dropped, so the file reads as one uninterrupted run.
-- :class:`TimeBudgetCallback`: stop (with a final save and evaluation) after ``minutes`` of this process.
+- :class:`TimeBudgetCallback`: stop (with a final save) after ``minutes`` of this process.
+- :class:`CheckpointCompleteCallback`: checksum manifest + completion marker in each checkpoint (``on_save``).
+- :class:`AlreadyDoneCallback`: a resumed run whose checkpoint is already at ``max_steps`` takes no extra step.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from simlab.io import atomic_write_text
+from simlab.train.checkpoint import mark_complete
 
 
 def _fmt_seconds(s: float) -> str:
@@ -120,6 +123,29 @@ class TimeBudgetCallback(TrainerCallback):
         if time.perf_counter() - self.t0 >= self.seconds:
             self.stopped_early = True
             control.should_training_stop = True
-            control.should_save = True
-            control.should_evaluate = args.eval_strategy != "no"
+            control.should_save = True  # no forced evaluation here: it would shift the RNG that --resume restores
+        return control
+
+
+class CheckpointCompleteCallback(TrainerCallback):
+    """Marks each checkpoint complete once ``Trainer`` has written it (``on_save`` runs after the save)."""
+
+    def on_save(self, args, state, control, **kw):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if args.should_save and folder.is_dir():
+            mark_complete(folder, state.global_step)
+        return control
+
+
+class RunAlreadyDone(Exception):
+    """Raised by :class:`AlreadyDoneCallback` before any update when the resumed state is already at max_steps."""
+
+
+class AlreadyDoneCallback(TrainerCallback):
+    """transformers' loop takes one more step when resumed from a checkpoint at ``max_steps`` that does not end an
+    epoch ("step 41/40"); this stops it before that step's forward pass (the weights are the checkpoint's)."""
+
+    def on_step_begin(self, args, state, control, **kw):
+        if state.max_steps > 0 and state.global_step >= state.max_steps:
+            raise RunAlreadyDone(state.global_step)
         return control

@@ -1,7 +1,7 @@
 """Atomic checkpoints on top of ``Trainer``'s checkpoint folders.
 
 ``Trainer`` writes ``checkpoint-N/`` file by file, so a kill during a save leaves a folder that looks like a
-checkpoint but is not. Once the folder is whole (``TrainerCallback.on_save``, :class:`CheckpointCompleteCallback`),
+checkpoint but is not. Once the folder is whole (``TrainerCallback.on_save``, :class:`simlab.train.callbacks.CheckpointCompleteCallback`),
 simlab writes a checksum manifest ``simlab-manifest.json`` (size and SHA-256 of every file) and then, atomically and
 last, the marker ``simlab-complete``. Resuming uses the newest *marked* checkpoint whose files still match their
 checksums (:func:`verify_checkpoint`), moves unmarked ones aside, and a damaged one too (the run contract,
@@ -21,8 +21,6 @@ import os
 import re
 import shutil
 from pathlib import Path
-
-from transformers import TrainerCallback
 
 from simlab.io import atomic_write_json, atomic_write_text
 
@@ -81,16 +79,6 @@ def verify_checkpoint(folder: str | os.PathLike) -> str | None:
         if _sha256(p) != want["sha256"]:
             return f"{rel} fails its checksum"
     return None
-
-
-class CheckpointCompleteCallback(TrainerCallback):
-    """Marks each checkpoint complete once ``Trainer`` has written it (``on_save`` runs after the save)."""
-
-    def on_save(self, args, state, control, **kw):
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if args.should_save and folder.is_dir():
-            mark_complete(folder, state.global_step)
-        return control
 
 
 def last_complete_checkpoint(out_dir: str | os.PathLike) -> Path | None:

@@ -100,17 +100,26 @@ class RunFolder:
     def save(self) -> None:
         atomic_write_json(self.out / RUN_FILE, self.record)
 
-    def finish(self, summary: dict | None = None, keep_checkpoints: bool = False) -> None:
-        """Mark the run finished (final step, wall time of this process, summary) and, unless kept, remove the
-        checkpoint folders (they only served ``--resume``)."""
+    def _close_invocation(self, status: str, summary: dict | None) -> None:
         summary = dict(summary or {})
         inv = self.record["invocations"][-1]
         inv["wall_seconds"] = round(time.time() - self.t0, 1)
         inv["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        self.record.update(status="finished", summary=summary,
+        self.record.update(status=status, summary=summary,
                            wall_seconds_total=round(sum(i.get("wall_seconds", 0) for i in self.record["invocations"]), 1))
         if "global_step" in summary:
-            self.record["final_step"] = summary["global_step"]
+            self.record["final_step" if status == "finished" else "last_step"] = summary["global_step"]
+
+    def pause(self, summary: dict | None = None) -> None:
+        """Record this invocation (wall time, summary) and leave the run open for ``--resume``: a ``--minutes``
+        budget stopped it before ``max_steps``. The checkpoints stay."""
+        self._close_invocation("stopped", summary)
+        self.save()
+
+    def finish(self, summary: dict | None = None, keep_checkpoints: bool = False) -> None:
+        """Mark the run finished (final step, wall time of this process, summary) and, unless kept, remove the
+        checkpoint folders (they only served ``--resume``)."""
+        self._close_invocation("finished", summary)
         self.record["checkpoints"] = "kept" if keep_checkpoints else "removed after the run finished"
         self.save()
         if not keep_checkpoints:
@@ -133,9 +142,20 @@ class RunFolder:
         lines += [f"- `{i['command']}`" + (" (resume)" if i.get("resume") else "") for i in inv]
         return lines + [""]
 
-    def write_card(self, title: str, intro: str, sections: dict[str, list[str] | str]) -> Path:
-        """``OUT/README.md``: title, intro, the recipe's own sections, then "Run" and "Command" from the record."""
-        lines = [title if title.startswith("#") else f"# {title}", "", intro, ""]
+    def write_card(self, title: str, intro: str, sections: dict[str, list[str] | str],
+                   front_matter: dict | None = None) -> Path:
+        """``OUT/README.md``: an optional YAML front matter (the Hub's model-card metadata: ``pipeline_tag``,
+        ``tags``, ...), title, intro, the recipe's own sections, then "Run" and "Command" from the record."""
+        lines = []
+        if front_matter:
+            lines.append("---")
+            for key, value in front_matter.items():
+                if isinstance(value, (list, tuple)):
+                    lines += [f"{key}:"] + [f"- {v}" for v in value]
+                else:
+                    lines.append(f"{key}: {value}")
+            lines += ["---", ""]
+        lines += [title if title.startswith("#") else f"# {title}", "", intro, ""]
         for name, body in sections.items():
             lines += [f"## {name}", ""]
             lines += [body] if isinstance(body, str) else list(body)

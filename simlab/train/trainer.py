@@ -16,8 +16,15 @@ import time
 from pathlib import Path
 
 from simlab.errors import TrainingError
-from simlab.train.callbacks import MetricsJsonlCallback, ProgressCallback, TimeBudgetCallback
-from simlab.train.checkpoint import CheckpointCompleteCallback, last_complete_checkpoint, set_aside_incomplete
+from simlab.train.callbacks import (
+    AlreadyDoneCallback,
+    CheckpointCompleteCallback,
+    MetricsJsonlCallback,
+    ProgressCallback,
+    RunAlreadyDone,
+    TimeBudgetCallback,
+)
+from simlab.train.checkpoint import last_complete_checkpoint, set_aside_incomplete
 from simlab.train.plots import plot_metrics
 
 
@@ -30,7 +37,7 @@ def build_trainer(model, args, train_dataset, eval_dataset=None, data_collator=N
 
     cls = trainer_cls or Trainer
     callbacks = [ProgressCallback(progress_stream, tokens_per_step), MetricsJsonlCallback(),
-                 CheckpointCompleteCallback()]
+                 CheckpointCompleteCallback(), AlreadyDoneCallback()]
     if minutes:
         callbacks.append(TimeBudgetCallback(minutes))
     callbacks += list(kw.pop("callbacks", []) or [])
@@ -69,8 +76,10 @@ def run(trainer, resume: bool = False, evaluate: bool = True, run_folder=None) -
     out_dir = Path(trainer.args.output_dir)
     ckpt = run_folder.resume_from() if run_folder is not None else resume_point(out_dir, resume)
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    metrics = dict(result.metrics)
+    try:
+        metrics = dict(trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None).metrics)
+    except RunAlreadyDone:  # killed after its last checkpoint: the weights are that checkpoint's, no extra step
+        metrics = {"train_loss": _last_train_loss(out_dir)}
     metrics["wall_seconds_this_process"] = round(time.perf_counter() - t0, 1)
     metrics["resumed_from_step"] = int(ckpt.name.split("-")[1]) if ckpt else 0
     metrics["global_step"] = trainer.state.global_step
@@ -79,3 +88,11 @@ def run(trainer, resume: bool = False, evaluate: bool = True, run_folder=None) -
         metrics.update(trainer.evaluate())
     plot_metrics(out_dir / "metrics.jsonl", out_dir / "curves.png")
     return metrics
+
+
+def _last_train_loss(out_dir: Path) -> float | None:
+    """The last logged training loss in ``metrics.jsonl`` (what a finished ``train()`` would have reported)."""
+    from simlab.train.plots import read_metrics
+
+    losses = [r["loss"] for r in read_metrics(out_dir / "metrics.jsonl") if "loss" in r]
+    return losses[-1] if losses else None

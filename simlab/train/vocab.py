@@ -58,7 +58,7 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 8021, min_freq: int 
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    auto_unused, auto_merges = budgets(vocab_size)
+    auto_unused, auto_merges = budgets(vocab_size) if n_unused is None or merges_budget is None else (0, 0)
     n_unused = auto_unused if n_unused is None else n_unused
     merges_budget = auto_merges if merges_budget is None else merges_budget
     texts = list(texts) if counts is None and not isinstance(texts, (list, tuple)) else texts

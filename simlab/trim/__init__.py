@@ -2,8 +2,8 @@
 ``e5-small-zh``). See :mod:`simlab.trim.recipe` and docs/trim.md.
 
 >>> from simlab.trim import TrimConfig
->>> TrimConfig(out="x").check().corpus
-('zh-default', 'sts', 'clue')
+>>> TrimConfig(out="x").corpus
+('news', 'sts', 'clue')
 """
 
 from simlab.trim.recipe import TrimConfig, build_e5_small_zh, is_complete, trim

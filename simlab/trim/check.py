@@ -6,6 +6,9 @@
 - :func:`vector_change`: the largest difference of the last hidden states of covered texts, which should be
   float32 rounding at most: the trimmed rows are copies and every other weight is unchanged.
 
+Plain ``transformers`` loading, not :mod:`simlab.models` (which builds ``e5-small-zh`` with this package: importing
+it here would be a package cycle).
+
 >>> token_changes(src, out, ["花呗怎么还款"], table)                # doctest: +SKIP
 {'texts': 1, 'changed': 0, 'covered': 1, 'covered_changed': 0}
 """
@@ -59,12 +62,17 @@ def vector_change(src: Path, out: Path, texts: Sequence[str], max_length: int = 
     """Largest |difference| of the last hidden states of ``texts`` (real tokens only) between the two models,
     relative to the largest |value|."""
     import torch
-
-    from simlab.models.hf_loading import load_hf_model
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     states = []
     for folder in (src, out):
-        model, tok, _ = load_hf_model(str(folder))
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # a checkpoint without pooler weights: the unused pooler is reported
+        try:
+            model, tok = AutoModel.from_pretrained(str(folder)), AutoTokenizer.from_pretrained(str(folder))
+        finally:
+            hf_logging.set_verbosity(verbosity)
         batch = tok(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         with torch.inference_mode():
             h = model.eval()(**batch).last_hidden_state

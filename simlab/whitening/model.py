@@ -85,17 +85,22 @@ class Whitening:
     normalize : L2-normalise the output rows (the study scores cosines, so it always does).
     rel_eps : directions with eigenvalue ≤ rel_eps·λ_max get zero columns in W (with a warning), so a singular
         covariance gives finite output instead of amplified rounding noise.
-    fit_on, source_model : free-text provenance saved with the file and reported with every result.
+    fit_on, source_model : free-text provenance saved with the file and reported with every result
+        (``source_model``: the encoder identity ``name@weights-hash`` when fitted by simlab's commands).
+    pooling : the pooling the vectors were taken with ("" when unknown); with ``source_model`` it lets
+        :func:`simlab.whitening.source.check_source` refuse a whitening applied to other vectors.
     """
 
     def __init__(self, n_components: int | None = None, normalize: bool = True, rel_eps: float = REL_EPS,
-                 fit_on: str = "", source_model: str = "", beta: float = 1.0, gamma: float = 1.0):
+                 fit_on: str = "", source_model: str = "", beta: float = 1.0, gamma: float = 1.0,
+                 pooling: str = ""):
         self.beta, self.gamma = check_beta_gamma(beta, gamma)
         self.n_components = n_components
         self.normalize = normalize
         self.rel_eps = rel_eps
         self.fit_on = fit_on
         self.source_model = source_model
+        self.pooling = pooling
         self._stats: MomentStats | None = None
         self._dirty = False
 
@@ -188,7 +193,7 @@ class Whitening:
         if self._stats is None:
             raise RuntimeError("with_params needs the moment statistics: fit first (or load a file saved with them)")
         other = Whitening(self.n_components if n_components == "same" else n_components, self.normalize,
-                          self.rel_eps, self.fit_on, self.source_model, beta, gamma)
+                          self.rel_eps, self.fit_on, self.source_model, beta, gamma, self.pooling)
         s = self._stats  # merge() rebinds (never mutates) n, mean and scatter, so sharing the arrays is safe
         other._stats = MomentStats(s.n, s.mean, s.scatter)
         other._dirty = True
@@ -281,7 +286,7 @@ class Whitening:
                 "d": str(self.n_features_in_), "k": str(self.n_components_),
                 "n_samples": str(self.n_samples_seen_), "normalize": json.dumps(self.normalize),
                 "rel_eps": repr(self.rel_eps), "fit_on": self.fit_on, "source_model": self.source_model,
-                "beta": repr(self.beta), "gamma": repr(self.gamma)}
+                "beta": repr(self.beta), "gamma": repr(self.gamma), "pooling": self.pooling}
         tensors = {"mean": self.mean_, "data_mean": self.data_mean_, "kernel": np.ascontiguousarray(self.kernel_),
                    "eigenvalues": self.eigenvalues_}
         if self._stats is not None:  # keep the moments so a loaded model can go on with partial_fit / merge
@@ -290,26 +295,27 @@ class Whitening:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Whitening:
-        """Read a file written by :meth:`save`."""
-        from safetensors import SafetensorError, safe_open
+        """Read a file written by :meth:`save`; a missing, truncated or foreign file is one error naming it."""
+        from simlab.io import load_safetensors
 
-        if not Path(path).is_file():
+        if not Path(path).exists():
             raise MissingFileError(f"whitening file {path} does not exist (write one with `simlab whiten`)")
+        arrays, meta = load_safetensors(path, "whitening file (.safetensors)", WhiteningError)
+        missing = [name for name in ("mean", "kernel", "eigenvalues") if name not in arrays]
+        if meta.get("format") != "simlab-whitening" or missing:
+            raise WhiteningError(f"{path}: not a simlab whitening file (metadata format={meta.get('format')!r}"
+                                 f"{', no ' + ', '.join(missing) if missing else ''}); write one with "
+                                 "`simlab whiten`")
         try:
-            with safe_open(str(path), framework="numpy") as f:
-                meta = f.metadata() or {}
-                if meta.get("format") != "simlab-whitening":
-                    raise WhiteningError(f"{path}: not a simlab whitening file (metadata format="
-                                         f"{meta.get('format')!r}); write one with `simlab whiten`")
-                arrays = {name: f.get_tensor(name) for name in f.keys()}
-        except SafetensorError as exc:
-            raise WhiteningError(f"{path}: not a readable .safetensors file ({exc})") from exc
-        w = cls(n_components=int(meta["k"]), normalize=json.loads(meta["normalize"]), rel_eps=float(meta["rel_eps"]),
-                fit_on=meta.get("fit_on", ""), source_model=meta.get("source_model", ""),
-                beta=float(meta.get("beta", 1.0)), gamma=float(meta.get("gamma", 1.0)))  # version 1: β = γ = 1
+            w = cls(n_components=int(meta["k"]), normalize=json.loads(meta["normalize"]),
+                    rel_eps=float(meta["rel_eps"]), fit_on=meta.get("fit_on", ""),
+                    source_model=meta.get("source_model", ""), beta=float(meta.get("beta", 1.0)),
+                    gamma=float(meta.get("gamma", 1.0)), pooling=meta.get("pooling", ""))  # version 1: β = γ = 1
+            w._n_loaded = int(meta["n_samples"])
+        except (KeyError, ValueError) as exc:
+            raise WhiteningError(f"{path}: damaged whitening file (metadata {exc})") from None
         w._mean, w._kernel, w._eigenvalues = arrays["mean"], arrays["kernel"], arrays["eigenvalues"]
         w._data_mean = arrays.get("data_mean", w._mean)
-        w._n_loaded = int(meta["n_samples"])
         if "scatter" in arrays:
             w._stats = MomentStats(w._n_loaded, w._data_mean.copy(), arrays["scatter"])
         return w

@@ -204,3 +204,22 @@ def test_ctrl_c_names_the_last_complete_checkpoint_and_the_resume_command(runs, 
     resume = [line for line in err.splitlines() if line.startswith("simlab: resume with: ")]
     assert len(resume) == 1 and resume[0].endswith("--resume") and "simlab clue run afqmc" in resume[0]
     assert f"--out {out}" in resume[0]
+
+
+def test_minutes_budget_stops_a_run_that_resume_then_finishes(runs, tiny_bert):
+    from safetensors.torch import load_file
+
+    out = runs["root"] / "budget"
+    code, err = _cli(_argv(tiny_bert, runs["data"], runs["train"], out, "--minutes", "1e-5"))
+    assert code == 0, err[-2000:]
+    stopped = json.loads((out / "metrics.json").read_text())
+    assert stopped["stopped_early"] and stopped["train_metrics"]["global_step"] < 80
+    assert read_record(out)["status"] == "running" and _complete_steps(out)  # resumable: checkpoints kept
+    code, err = _cli(_argv(tiny_bert, runs["data"], runs["train"], out, "--resume"))
+    assert code == 0, err[-2000:]
+    done = json.loads((out / "metrics.json").read_text())
+    assert not done["stopped_early"] and done["train_metrics"]["global_step"] == 80
+    assert read_record(out)["status"] == "finished"
+    whole, mine = (load_file(str(d / "checkpoint-80" / "model.safetensors")) for d in (runs["root"] / "whole", out))
+    for k in whole:
+        assert (whole[k] - mine[k]).abs().max() <= 1e-6 * max(1.0, float(whole[k].abs().max())), k

@@ -1,5 +1,7 @@
 """Submission files: golden files for every format (names, fields, string vs int types), the checks, the zip."""
 
+import contextlib
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -236,3 +238,17 @@ def test_majority_floor_is_the_commonest_train_label_scored_on_dev(tmp_path):
         "max_length": 32, "batch_size": 2, "grad_accum": 1, "train_limit": None,
         "counts": {"train": 3, "dev": 4}, "best_epoch": 1, "wall_seconds": 1}), encoding="utf-8")
     assert "| accuracy | 75.00 | 25.00 |" in results_table([run])
+
+
+def test_table_of_a_damaged_summary_is_one_line_naming_it(tmp_path):
+    from simlab.cli.main import main
+
+    run = tmp_path / "r"
+    run.mkdir()
+    for content in (b'{"task": "afqmc"', b'{"task": "afqmc", "dev": {}}'):
+        (run / "metrics.json").write_bytes(content)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert main(["clue", "table", str(run)]) == 2
+        lines = [line for line in err.getvalue().splitlines() if line.startswith("simlab: error:")]
+        assert len(lines) == 1 and str(run / "metrics.json") in lines[0] and "Traceback" not in err.getvalue()

@@ -83,7 +83,7 @@ def test_single_file_splits_have_manifest_rows(task, split, root, per_file, mani
     assert len(ps) == per_file[rel(path, root)]["rows"]
     assert ps.unscored == 0 and ps.skipped == [] and ps.subsets is None
     # the §1 summary row of the same dataset and file agrees
-    dataset = {"STSBenchmark": "SentEval-STS/STSBenchmark", "SICK-R": "SICK"}.get(task, task)
+    dataset = {"STSBenchmark": "SentEval-STS/STSBenchmark", "SICK-R": "SICK", "AFQMC": "CLUE/AFQMC"}.get(task, task)
     (row,) = [r for r in manifest[1] if r["dataset"] == dataset and r["split / file"] == path.name]
     assert int(row["rows"]) == len(ps)
 

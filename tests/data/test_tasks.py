@@ -15,7 +15,8 @@ EN = ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICK-R"]
 
 def test_groups():
     assert resolve_tasks("zh") == ZH and resolve_tasks("EN") == EN and resolve_tasks(" All ") == ZH + EN
-    assert GROUPS["all"] == list(TASKS)
+    assert GROUPS["all"] == [t for t in TASKS if TASKS[t].study] == ZH + EN  # the study's twelve, never AFQMC
+    assert resolve_tasks("cmteb") == ZH + ["AFQMC"] and resolve_tasks("afqmc") == ["AFQMC"]
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def test_unknown_error_lists_valid_names():
     assert (
         "'STS17'" in msg
         and all(name in msg for name in TASKS)
-        and "zh, en, all" in msg
+        and "zh, en, all, cmteb" in msg
         and "STSB -> STSBenchmark" in msg
     )
 
@@ -74,13 +75,17 @@ def test_aliases_point_at_tasks():
 
 
 def test_registry_fields():
-    assert list(TASKS) == ZH + EN
+    assert list(TASKS) == ZH + ["AFQMC"] + EN
     for name, spec in TASKS.items():
+        if name == "AFQMC":  # C-MTEB's scored split; CLUE's test has no labels
+            assert spec.eval_split == "valid" and spec.splits == ("train", "valid") and not spec.study
+            assert spec.kind == "binary" and spec.layout == "clue_pairs" and spec.max_length == 64
+            continue
         assert spec.name == name and spec.eval_split == "test" and spec.eval_split in spec.splits
         assert spec.language == ("zh" if name in ZH else "en")
         assert spec.max_length == (128 if name == "PAWSX" else 64)
         assert spec.description
-    assert {n for n, s in TASKS.items() if s.kind == "binary"} == {"ATEC", "BQ", "LCQMC", "PAWSX"}
+    assert {n for n, s in TASKS.items() if s.kind == "binary"} == {"ATEC", "BQ", "LCQMC", "PAWSX", "AFQMC"}
     assert TASKS["SICK-R"].kind == "relatedness" and TASKS["STS-B"].kind == "sts" == TASKS["STS14"].kind
     assert TASKS["STS-B"].splits == ("train", "valid", "test") and TASKS["BQ"].splits == ("valid", "test")
     assert TASKS["STSBenchmark"].splits == ("train", "dev", "test") and TASKS["SICK-R"].splits == (

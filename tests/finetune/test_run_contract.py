@@ -25,9 +25,9 @@ import pytest
 pytest.importorskip("sentence_transformers")
 
 from simlab.testing import assert_bad_input, run_cli  # noqa: E402
-from simlab.train.checkpoint import MARKER, checkpoints  # noqa: E402
+from simlab.train.checkpoint import checkpoints  # noqa: E402
 
-STEPS, SAVE = "16", "4"
+STEPS, SAVE = "20", "4"  # 18 steps a pass here: a run resumed at step 8 crosses into pass 2
 COMMON = ["--batch-size", "4", "--threads", "1", "--precision", "fp32", "--logging-steps", "5", "--no-examples",
           "--max-steps", STEPS, "--save-steps", SAVE]
 
@@ -106,6 +106,13 @@ BAD = [  # (options, words the one error line must contain)
     (["--minutes", "0"], "--minutes"), (["--threads", "0"], "--threads"), (["--eval-limit", "0"], "--eval-limit"),
     (["--eval", "zzz"], "unknown task 'zzz'"), (["--distill-weight", "0"], "--distill-weight"),
     (["--max-length", "0"], "--max-length"), (["--model", ""], "--model"),
+    (["--hard-negatives", "2"], "only for --objective mnrl"), (["--mine-range", "1:5"], "--mine-range"),
+    (["--objective", "mnrl", "--hard-negatives", "-1"], "--hard-negatives must be ≥ 0"),
+    (["--objective", "mnrl", "--mine-range", "9:3"], "--mine-range '9:3'"),
+    (["--objective", "mnrl", "--mine-range", "x"], "LO:HI"),
+    (["--objective", "mnrl", "--mini-batch-size", "0"], "--mini-batch-size must be ≥ 1"),
+    (["--objective", "mnrl", "--batch-size", "1", "--hard-negatives", "0"], "--batch-size"),
+    (["--objective", "mnrl", "--mini-batch-size", "4", "--distill-from", "m"], "--distill-from"),
 ]
 
 
@@ -174,6 +181,7 @@ def test_kill_then_resume_ends_with_the_uninterrupted_weights(reference, killed,
     record = json.loads((out / "simlab_finetune.json").read_text())
     resumed = int((complete[-2] if damage else complete[-1]).name.split("-")[1])
     assert record["training"]["resumed_from_step"] == resumed and record["training"]["global_step"] == int(STEPS)
+    assert resumed < 18 < int(STEPS) and record["training"]["epoch"] > 1  # the resumed part began a new pass
     got, want = _weights(out), _weights(reference)
     assert sorted(got) == sorted(want)
     for name in want:

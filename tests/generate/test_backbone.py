@@ -84,7 +84,7 @@ def test_generation_tokenizer_keeps_the_folders_nfkc_step(tmp_path):
     from simlab.generate.folder import load_tokenizer
     from simlab.train.vocab import build_tokenizer
 
-    tok = build_tokenizer(["今天好吗?(12)", "明天好吗?"] * 3, vocab_size=40, min_freq=1, n_unused=2, merges_budget=0)
+    tok = build_tokenizer(["今天好吗?(12)", "明天好吗?"] * 3, vocab_size=100, min_freq=1, n_unused=2, merges_budget=0)
     folder = tmp_path / "tok"
     tok.save_pretrained(str(folder))
     want = ["今", "天", "好", "吗", "?", "(", "12", ")"]

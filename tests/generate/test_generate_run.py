@@ -27,7 +27,7 @@ SIMLAB = [sys.executable, "-m", "simlab.cli.main"]
 # interrupt it there (and not a few steps later, which depends on the machine's load).
 PAUSED = """
 import sys, time
-from simlab.train.checkpoint import CheckpointCompleteCallback
+from simlab.train.callbacks import CheckpointCompleteCallback
 step = int(sys.argv[1]); sys.argv = ["simlab", *sys.argv[2:]]
 original = CheckpointCompleteCallback.on_save
 def on_save(self, args, state, control, **kw):

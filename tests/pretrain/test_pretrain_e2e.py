@@ -314,3 +314,36 @@ def test_study_scores_every_requested_pooling_and_refuses_an_unsupported_one(tin
     assert {m for m, _ in got} == {"pretrained", "step 0", f"step {SAVE}", "bag-of-chars", "bag-of-chars-tfidf"}
     with pytest.raises(BadInputError, match="--pooling pooler"):
         run_study(model, ["STS-B"], ["cls", "pooler"], "none", [], data_dir=data, progress=False)
+
+
+def test_minutes_budget_leaves_the_run_open_and_resume_finishes_it_exactly(tiny_run, tmp_path):
+    """`--minutes` stops with a saved model and checkpoint before the last step: the run is not finished, and
+    `--resume` (a volatile setting may change) ends where an uninterrupted run ends."""
+    tmp, corpus, env = tiny_run
+    out = tmp_path / "budget"
+    res = _pretrain(out, corpus, env, "--minutes", "0.0005")  # 30 ms: one or two steps
+    assert "stopped by --minutes" in res.stdout and (out / "model.safetensors").is_file()
+    record = _record(out)
+    assert record["status"] == "running" and 0 < record["summary"]["global_step"] < STEPS
+    _pretrain(out, corpus, env, "--resume")
+    record = _record(out)
+    assert record["status"] == "finished" and record["final_step"] == STEPS
+    _assert_same_as_reference(out, tmp / "model")  # the stop forces no evaluation, so the RNG state is exact
+
+
+def test_kill_after_the_last_checkpoint_then_resume_adds_no_step(tiny_run, tmp_path):
+    """A kill between the last checkpoint (step STEPS) and the end of the run leaves it open; --resume must finish
+    it at step STEPS, not train a step STEPS + 1 (what "step 11/10" in issue 21 was)."""
+    tmp, corpus, env = tiny_run
+    out = tmp_path / "late"
+    shutil.copytree(tmp / "model", out)
+    record = _record(out)
+    record.update(status="running", invocations=record["invocations"][:1])
+    for key in ("summary", "final_step", "wall_seconds_total", "checkpoints"):
+        record.pop(key, None)
+    (out / "simlab_run.json").write_text(json.dumps(record))
+    (out / "model.safetensors").unlink()
+    res = _pretrain(out, corpus, env, "--resume", check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _record(out)["final_step"] == STEPS
+    _assert_same_as_reference(out, tmp / "model")

@@ -18,6 +18,7 @@ pytest.importorskip("uvicorn")
 
 WORDS = "the a cat dog sat ran on mat fast slow big small red blue 猫 狗 坐 跑 在 上 大 小 红 蓝".split()
 API_KEY = "sk-simlab-test"
+INDEX_POOLING = "first-last-avg"
 POOLING = "last-avg"
 
 
@@ -131,3 +132,23 @@ def server(tiny, whitening_file, tmp_path_factory):
 def client(server):
     openai = pytest.importorskip("openai")
     return openai.OpenAI(base_url=server.url + "/v1", api_key=API_KEY, max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def index_dir(encoder, tmp_path_factory):
+    from simlab.retrieval import Index
+
+    folder = tmp_path_factory.mktemp("index") / "faq"
+    Index.build(sentences(200, seed=11), encoder, pooling=INDEX_POOLING, whitening="fit", k=16).save(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def search_server(tiny, index_dir, tmp_path_factory):
+    s = start(["--model", tiny, "--pooling", "last-avg", "--index", f"faq={index_dir}", "--threads", 1],
+              tmp_path_factory, "search")
+    try:
+        s.wait_ready()
+        yield s
+    finally:
+        s.stop()

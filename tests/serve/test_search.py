@@ -9,35 +9,12 @@ import shutil
 
 import httpx
 import numpy as np
-import pytest
 
 from simlab.serve.config import IndexSpec, ServeConfig
 from simlab.serve.lifecycle import ServerState
 from simlab.serve.startup import load
 from simlab.testing import U32, forward_error
-from tests.serve.conftest import sentences, start
-
-INDEX_POOLING = "first-last-avg"
-
-
-@pytest.fixture(scope="module")
-def index_dir(encoder, tmp_path_factory):
-    from simlab.retrieval import Index
-
-    folder = tmp_path_factory.mktemp("index") / "faq"
-    Index.build(sentences(200, seed=11), encoder, pooling=INDEX_POOLING, whitening="fit", k=16).save(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def search_server(tiny, index_dir, tmp_path_factory):
-    s = start(["--model", tiny, "--pooling", "last-avg", "--index", f"faq={index_dir}", "--threads", 1],
-              tmp_path_factory, "search")
-    try:
-        s.wait_ready()
-        yield s
-    finally:
-        s.stop()
+from tests.serve.conftest import INDEX_POOLING, sentences, start
 
 
 def test_search_equals_offline_index_search(search_server, index_dir, encoder):
@@ -135,3 +112,22 @@ def test_whitening_of_another_pooling_is_refused(tiny, encoder, tmp_path_factory
     assert state.phase == "failed" and "looks fitted on" in str(state.error), state.error
     ok = _load_state(model=str(tiny), pooling="cls", whitening=str(path))
     assert ok.phase == "ready", ok.error
+
+
+def test_fit_whitening_at_startup_uses_the_serving_path(tiny, encoder, tmp_path_factory):
+    """--fit-whitening FILE: fitted on the vectors the server itself computes (same prefix and max tokens), and
+    equal to simlab's Whitening fitted offline on the same sentences."""
+    from simlab.whitening import Whitening
+
+    corpus = tmp_path_factory.mktemp("fit") / "corpus.txt"
+    texts = sentences(300, seed=9)
+    corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    state = _load_state(model=str(tiny), pooling="last-avg", fit_whitening=str(corpus), whitening_k=16,
+                        default_dimensions=8)
+    assert state.phase == "ready", state.error
+    served = state.pipeline.whitening
+    offline = Whitening(n_components=16).fit(encoder.encode(texts, pooling="last-avg"))
+    assert "pooling=last-avg" in served.fit_on and served.n_components_ == 16 and state.pipeline.out_dim == 8
+    # the fitted means agree to float32 forward rounding (pooled vectors from differently shaped batches)
+    scale = np.abs(offline.data_mean_).max()
+    assert np.allclose(served.data_mean_, offline.data_mean_, atol=64 * U32 * scale + 1e-7)

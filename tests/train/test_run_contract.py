@@ -149,3 +149,52 @@ def test_config_from_args_by_field_name_and_volatile_settings():
     assert cfg == _Cfg(batch_size=4, lr=1e-3, resume=True)
     assert "resume" not in settings_of(cfg)
     assert differences(settings_of(_Cfg()), settings_of(cfg)) == ["batch_size 32 -> 4", "lr 2e-05 -> 0.001"]
+
+
+def test_paused_run_resumes_and_card_front_matter(tmp_path):
+    run = open_run(tmp_path / "r", kind="pretrain", settings={})
+    _ckpt(tmp_path / "r", 3)
+    run.pause({"global_step": 3})
+    assert read_record(tmp_path / "r")["status"] == "stopped"
+    run = open_run(tmp_path / "r", kind="pretrain", settings={}, resume=True)
+    assert run.resume_from().name == "checkpoint-3"
+    card = run.write_card("t", "i", {}, front_matter={"pipeline_tag": "fill-mask", "tags": ["simlab"]}).read_text()
+    assert card.startswith("---\npipeline_tag: fill-mask\ntags:\n- simlab\n---\n")
+
+
+def test_resumed_at_max_steps_takes_no_extra_step(tmp_path):
+    """Killed after the last checkpoint but before the run finished: --resume ends at max_steps, weights equal."""
+    import torch
+    from transformers import TrainingArguments
+
+    from simlab.train.trainer import build_trainer
+    from simlab.train.trainer import run as train_run
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Linear(4, 1)
+
+        def forward(self, x, y):
+            return {"loss": ((self.w(x).squeeze(-1) - y) ** 2).mean()}
+
+    g = torch.Generator().manual_seed(0)
+    data = [{"x": torch.randn(4, generator=g), "y": torch.randn((), generator=g)} for _ in range(40)]
+
+    def collate(items):
+        return {"x": torch.stack([i["x"] for i in items]), "y": torch.stack([i["y"] for i in items])}
+
+    def make(out):
+        torch.manual_seed(0)
+        args = TrainingArguments(str(out), max_steps=3, per_device_train_batch_size=4, save_steps=3,
+                                 report_to="none", use_cpu=True, logging_steps=1, disable_tqdm=True,
+                                 remove_unused_columns=False, save_strategy="steps")
+        return build_trainer(Tiny(), args, data, data_collator=collate)
+
+    first = make(tmp_path / "a")
+    train_run(first, evaluate=False)
+    assert first.state.global_step == 3 and (tmp_path / "a" / "checkpoint-3" / "simlab-complete").is_file()
+    second = make(tmp_path / "a")
+    m = train_run(second, resume=True, evaluate=False)
+    assert m["global_step"] == 3 and second.state.global_step == 3
+    assert torch.equal(second.model.w.weight, first.model.w.weight)

@@ -2,8 +2,10 @@
 
 ``auto`` is a fixed preference list, decided from benchmarks/bench_encode.py (README "Encoding speed"), filtered
 by what is installed and what the CPU runs natively: bf16 only where the CPU has bf16 instructions (avx512_bf16 /
-amx_bf16; elsewhere it is emulated and 4× slower than fp32), never int8 (see AUTO_ORDER). Nothing in a cache key
-or a record ever says "auto": it is resolved first.
+amx_bf16; elsewhere it is emulated and 4× slower than fp32), never int8 (see AUTO_ORDER). It is also filtered by
+fidelity (:mod:`.fidelity`): ``auto`` only picks a configuration whose recorded Spearman change against torch fp32
+is ≤ 0.1 on every full test-split cell of the main job ON THIS CPU KIND; a kind never measured gets torch fp32.
+Nothing in a cache key or a record ever says "auto": it is resolved first.
 
 >>> resolve("torch", "auto")[0]
 'torch'
@@ -50,7 +52,10 @@ def supported(engine: str, precision: str) -> str | None:
 
 
 def resolve(engine: str | None = "auto", precision: str | None = "auto") -> tuple[str, str]:
-    """(engine, precision) with ``auto`` replaced by the fastest supported choice; BadInputError if impossible."""
+    """(engine, precision) with ``auto`` replaced by the fastest supported choice that is faithful on this CPU kind
+    (:func:`simlab.encode.engines.fidelity.faithful`); BadInputError if impossible. What the caller fixes is kept:
+    an explicit engine with ``auto`` precision falls back to that engine's fp32, an explicit bf16 / int8 to the
+    fastest engine that runs it."""
     engine = (engine or "auto").lower()
     precision = (precision or "auto").lower()
     if engine != "auto" and precision != "auto":
@@ -58,16 +63,18 @@ def resolve(engine: str | None = "auto", precision: str | None = "auto") -> tupl
         if why:
             raise BadInputError(why)
         return engine, precision
-    for e, p in AUTO_ORDER:
-        if (engine in ("auto", e)) and (precision in ("auto", p)) and supported(e, p) is None:
+    from simlab.encode.engines.fidelity import faithful
+
+    for e, p in AUTO_ORDER:  # the fastest installed configuration that was measured faithful on this CPU kind
+        if (engine in ("auto", e)) and (precision in ("auto", p)) and supported(e, p) is None and faithful(e, p)[0]:
             return e, p
     if engine != "auto":  # an explicit engine with auto precision: fp32 always works there
         why = supported(engine, "fp32")
         if why:
             raise BadInputError(why)
         return engine, "fp32"
-    if precision in ("bf16", "int8"):
-        for e in ENGINES:
+    if precision in ("bf16", "int8"):  # a precision asked for explicitly: the fastest engine that runs it
+        for e in [e for e, p in AUTO_ORDER if p == precision] + list(ENGINES):
             if supported(e, precision) is None:
                 return e, precision
     why = supported("torch", precision)
