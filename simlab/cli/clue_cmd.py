@@ -16,7 +16,25 @@ def register(sub) -> None:
     p = sub.add_parser("clue", help="CLUE / FewCLUE baselines (kexue.fm/archives/8739) and submission files",
                        description=__doc__.splitlines()[0])
     csub = p.add_subparsers(dest="clue_command", required=True)
+    _register_run(csub)
 
+    ls = csub.add_parser("list", help="tasks and which of their data files are present or missing")
+    ls.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
+    ls.set_defaults(func=list_tasks)
+
+    t = csub.add_parser("table", help="markdown table of finished runs' dev scores next to the published anchors")
+    t.add_argument("runs", nargs="+", help="run folders of `simlab clue run`")
+    t.set_defaults(func=table)
+
+    s = csub.add_parser("submit", help="check the submission files of finished runs and zip them")
+    s.add_argument("runs", nargs="+", help="run folders of `simlab clue run`")
+    s.add_argument("--out", default="clue_submit.zip", help="zip file to write")
+    s.add_argument("--allow-partial", action="store_true", help="also zip predictions of --limit runs")
+    s.set_defaults(func=submit)
+
+
+def _register_run(csub) -> None:
+    """``clue run``: every option is one :class:`~simlab.clue.config.ClueConfig` field (dest = field name)."""
     r = csub.add_parser("run", help="fine-tune one task (recipe short or 8739), predict its test files",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     r.add_argument("task", help="task name (simlab clue list), e.g. afqmc, tnews, cluewsc2020, fewclue-bustm")
@@ -58,20 +76,6 @@ def register(sub) -> None:
                    help="keep checkpoint-N/ folders after the run finishes (default: removed; best/ is kept)")
     r.add_argument("--out", default=None, help="run folder (default ~/.cache/simlab/models/clue-TASK-MODEL)")
     r.set_defaults(func=run)
-
-    ls = csub.add_parser("list", help="tasks and which of their data files are present or missing")
-    ls.add_argument("--data-dir", default=None, help="data folder (default: $SIMLAB_DATA)")
-    ls.set_defaults(func=list_tasks)
-
-    t = csub.add_parser("table", help="markdown table of finished runs' dev scores next to the published anchors")
-    t.add_argument("runs", nargs="+", help="run folders of `simlab clue run`")
-    t.set_defaults(func=table)
-
-    s = csub.add_parser("submit", help="check the submission files of finished runs and zip them")
-    s.add_argument("runs", nargs="+", help="run folders of `simlab clue run`")
-    s.add_argument("--out", default="clue_submit.zip", help="zip file to write")
-    s.add_argument("--allow-partial", action="store_true", help="also zip predictions of --limit runs")
-    s.set_defaults(func=submit)
 
 
 def run(args) -> int:

@@ -138,15 +138,13 @@ def _check_model_name(name: str) -> None:
 
 
 def _need_serve_extra() -> None:
+    from importlib.util import find_spec
+
     from simlab.errors import BadInputError
 
-    try:
-        import fastapi  # noqa: F401
-        import prometheus_client  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        raise BadInputError(f"simlab serve needs the optional package {exc.name}: pip install 'simlab[serve]'"
-                            ) from None
+    for name in ("fastapi", "uvicorn", "prometheus_client", "pydantic"):  # found, not imported: options come first
+        if find_spec(name) is None:
+            raise BadInputError(f"simlab serve needs the optional package {name}: pip install 'simlab[serve]'")
 
 
 def run(args) -> int:

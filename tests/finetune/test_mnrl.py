@@ -88,8 +88,9 @@ def test_faiss_neighbours_match_brute_force_and_choices_keep_out_the_group():
 def _planted():
     """Anchors whose positive and labelled paraphrases are near copies, so the nearest neighbours ARE them."""
     binary = PairSet()
-    for topic in (["cat sat on mat", "dog ran fast", "red blue big", "猫 坐 在 上", "狗 跑 大 小",
-                               "small slow cat", "big red dog", "蓝 红 大 小"]):
+    topics = ["cat sat on mat", "dog ran fast", "red blue big", "猫 坐 在 上", "狗 跑 大 小", "small slow cat",
+              "big red dog", "蓝 红 大 小"]
+    for topic in topics:
         binary.extend([topic, topic + " the", topic + " a"], [topic + " the", topic + " a", topic + " a the"],
                       [1, 1, 0], "planted")
         binary.extend([topic], [f"{topic} on"], [0], "planted")  # a near copy labelled NOT a paraphrase
