@@ -65,6 +65,54 @@ def local_identity(model: str | None) -> str | None:
         return None
 
 
+def check_input_file(path, what: str, hint: str = "") -> None:
+    """A file the command reads: missing is MissingFileError, a folder is BadInputError (both name it)."""
+    from simlab.errors import MissingFileError
+
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise BadInputError(f"{what} {path} is a folder, not a file{hint}")
+    if not p.is_file():
+        raise MissingFileError(f"{what} {path} does not exist{hint}")
+
+
+def local_config(model: str | None) -> dict:
+    """The ``config.json`` of a local model folder, or {} (not a folder, or unreadable: the load names it)."""
+    import json
+
+    folder = model_folder(model)
+    if folder is None:
+        return {}
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def check_model_fit(model: str | None, max_length: int | None = None, k: int | None = None) -> None:
+    """Before a local model loads: ``--max-length`` within its position table and ``--k`` ≤ its hidden size d,
+    read from its config.json (a short name or hub id is checked by :func:`check_encoder_fit` once loaded)."""
+    config = local_config(model)
+    positions, d = config.get("max_position_embeddings"), config.get("hidden_size")
+    if isinstance(positions, int) and max_length is not None and max_length > positions:
+        raise BadInputError(f"--max-length {max_length}: {model} takes at most {positions} tokens "
+                            "(max_position_embeddings in its config.json)")
+    if isinstance(d, int) and k is not None:
+        from simlab.whitening import check_k
+
+        check_k(k, d, "--k", str(model))
+
+
+def check_encoder_fit(encoder, option: str = "--max-length") -> None:
+    """Once loaded: the encoder's max length within the model's position table (longer inputs would crash)."""
+    config = getattr(getattr(encoder, "model", None), "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and encoder.max_length > positions:
+        raise BadInputError(f"{option} {encoder.max_length}: {encoder.name} takes at most {positions} tokens "
+                            "(max_position_embeddings)")
+
+
 def check_output_file(out: str | os.PathLike, reads=(), *, what: str, is_own=None, overwrite: bool | None = None,
                       option: str = "--out") -> Path:
     """Refuse an output FILE that would damage something: a folder, a file the command reads (or one inside a
@@ -94,14 +142,16 @@ def warn(message: str) -> None:
 
 
 def check_not_reading(out: str | os.PathLike, reads=(), option: str = "--out") -> None:
-    """Refuse an output folder that is (or is inside, or holds) something the command reads, or is a file."""
-    from simlab.outdir import overlaps
-
+    """Refuse an output folder that is (or is inside) something the command reads, or is a file. For commands
+    that add their own files to ``out`` (eval, grid): a folder that merely holds the model is fine."""
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise BadInputError(f"{option} {out}: exists and is not a folder")
     for src in reads:
-        if src is not None and Path(src).expanduser().exists() and overlaps(out, src):
+        if src is None or not Path(src).expanduser().exists():
+            continue
+        a, b = out.resolve(), Path(src).expanduser().resolve()
+        if a == b or b in a.parents:
             raise BadInputError(f"{option} {out}: this folder overlaps {src}, which this command reads from; "
                                 "choose another output folder")
 
@@ -110,6 +160,8 @@ def check_scoring_options(args, models=()) -> None:
     """``simlab eval`` / ``simlab grid``: numbers, a ``--fit-on`` file (read now: a missing, empty or non-UTF-8
     file is named before any model loads) and ``--out`` (never a model folder or the fit file)."""
     check_positive(args, "batch_size", "max_length", "threads", "k")
+    for model in models:
+        check_model_fit(model, getattr(args, "max_length", None), getattr(args, "k", None))
     fit_file = None
     if str(args.fit_on).strip().lower() not in ("all", "test", "train"):
         from simlab.data.readers import read_sentence_file

@@ -58,8 +58,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from simlab.linear.dims import PUBLISHED_H, h_n, laplace_constant, rule_of_thumb
-
     args.N = [_count(x) for x in args.N]  # checked here, not by argparse, for one `simlab: error:` line
     args.scale = _positive(args.scale)
     if not args.N and not args.table:
@@ -71,6 +69,7 @@ def run(args) -> int:
         if n > MAX_TABLE_N:
             raise SystemExit(f"simlab dims: --n {n:g}: the numerical integration of h_n is reliable up to n = "
                              f"{MAX_TABLE_N:g}; for larger n, h_n/n is the Laplace limit printed above the table")
+    from simlab.linear.dims import PUBLISHED_H, h_n, laplace_constant, rule_of_thumb
 
     c = laplace_constant(args.scale)
     rows = [rule_of_thumb(N, args.scale) for N in args.N]

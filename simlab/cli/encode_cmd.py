@@ -52,6 +52,9 @@ def run(args) -> int:
         engine = {k: getattr(args, k) for k in ("engine", "precision") if getattr(args, k) is not None}
         encoder = load_encoder(args.model, max_length=args.max_length, prefix=args.prefix,
                                num_threads=args.threads, **engine)
+        from simlab.cli.checks import check_encoder_fit
+
+        check_encoder_fit(encoder)
         m = encode_corpus(args.corpus, encoder=encoder, pooling=args.pooling, out=args.out, executor=executor,
                           shard_size=args.shard_size, batch_size=args.batch_size, format=args.format,
                           restart=args.restart, log=log)
@@ -64,18 +67,26 @@ def run(args) -> int:
 
 def _check_options(args) -> None:
     """Everything that needs no model, before it loads: numbers, pooling, corpus files, the output folder."""
-    from pathlib import Path
-
-    from simlab.cli.checks import check_pooling, check_positive, model_folder
-    from simlab.errors import MissingFileError
+    from simlab.cli.checks import (
+        check_input_file,
+        check_model_fit,
+        check_pooling,
+        check_positive,
+        model_folder,
+    )
+    from simlab.cli.engine_opts import ENGINE_CHOICES, PRECISION_CHOICES
+    from simlab.errors import BadInputError
     from simlab.outdir import check_output_folder
     from simlab.pipeline.vectors_dir import MANIFEST_FILE, PLAN_FILE
 
     check_positive(args, "batch_size", "max_length", "shard_size", "threads", "workers")
     check_pooling(args.pooling)
+    for name, value, choices in (("--engine", args.engine, ENGINE_CHOICES),
+                                 ("--precision", args.precision, PRECISION_CHOICES)):
+        if value is not None and value not in choices:
+            raise BadInputError(f"{name} {value!r}: choose from {', '.join(choices)}")
+    check_model_fit(args.model, args.max_length)
     for path in args.corpus:
-        if not Path(path).is_file():
-            raise MissingFileError(f"corpus file {path} does not exist" + (" (it is a folder)"
-                                                                         if Path(path).is_dir() else ""))
+        check_input_file(path, "corpus file")
     check_output_folder(args.out, kind="encode", reads=[model_folder(args.model), *args.corpus],
                         own_files=(PLAN_FILE, MANIFEST_FILE))

@@ -76,7 +76,6 @@ def run(args) -> int:
     from simlab.encode.cache import cached_embed
     from simlab.evaluate.report import write_results
     from simlab.evaluate.runner import default_embed, embed_task
-    from simlab.evaluate.scoring import score_poolings
     from simlab.models.registry import DEFAULTS
 
     console = Console(stderr=True)
@@ -98,15 +97,7 @@ def run(args) -> int:
                         skip_bad_lines=args.skip_bad_lines, max_length=max_length, embed=embed,
                         show_progress_bar=f"{task} ({i}/{len(tasks)})" if args.progress else False,
                         splits=protocol.splits_for(task, args.split))
-        skipped = sum(len(ps.skipped) for ps in tv.splits.values())
-        console.print(f"{task}: {sum(len(ps) for ps in tv.splits.values())} pairs, encoded in "
-                      f"{tv.encode_seconds:.1f}s" + (f", [yellow]{skipped} bad lines skipped[/]" if skipped else ""))
-        new = []
-        for scored in score_poolings(tv, dict.fromkeys(poolings, settings), enc.info(),
-                                     protocol.eval_split(task, args.split), enc.prefix):
-            new.extend(scored.records)
-            for w in dict.fromkeys(scored.warnings):
-                console.print(f"  [yellow]{task}/{scored.pooling}[/]: {w}")
+        new = _score(tv, enc, poolings, settings, protocol.eval_split(task, args.split), console)
         records.extend(new)
         # rewritten after every task (atomically): a crash keeps what was scored, and the vector cache makes
         # the rerun re-encode only the tasks that had not finished
@@ -120,6 +111,21 @@ def run(args) -> int:
     console.print(f"wrote {paths['json']} and {paths['csv']}" + (
         f", and mteb result files under {args.out}" if args.format == "mteb" else ""))
     return 0
+
+
+def _score(tv, enc, poolings, settings, split: str, console) -> list[dict]:
+    """The records of one encoded task (every pooling × whitening setting), its warnings printed once each."""
+    from simlab.evaluate.scoring import score_poolings
+
+    skipped = sum(len(ps.skipped) for ps in tv.splits.values())
+    console.print(f"{tv.task}: {sum(len(ps) for ps in tv.splits.values())} pairs, encoded in "
+                  f"{tv.encode_seconds:.1f}s" + (f", [yellow]{skipped} bad lines skipped[/]" if skipped else ""))
+    records = []
+    for scored in score_poolings(tv, dict.fromkeys(poolings, settings), enc.info(), split, enc.prefix):
+        records.extend(scored.records)
+        for w in dict.fromkeys(scored.warnings):
+            console.print(f"  [yellow]{tv.task}/{scored.pooling}[/]: {w}")
+    return records
 
 
 def _asked_poolings(spec: str, model_path: str | None) -> list[str] | None:

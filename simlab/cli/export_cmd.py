@@ -35,6 +35,8 @@ def _prepare(args):
     from pathlib import Path
 
     from simlab.cli.checks import (
+        check_input_file,
+        check_model_fit,
         check_output_file,
         check_pooling,
         check_positive,
@@ -44,11 +46,15 @@ def _prepare(args):
     )
     from simlab.errors import BadInputError
     from simlab.outdir import check_output_folder
-    from simlab.whitening import Whitening
+    from simlab.whitening import Whitening, check_k
     from simlab.whitening.source import check_source
 
     check_positive(args, "k", "max_length")
+    if args.format == "st":
+        check_model_fit(args.model, args.max_length, args.k)
     path = args.whiten if args.whiten and args.whiten != "none" else None
+    if path is not None:
+        check_input_file(path, "whitening file", " (write one with `simlab whiten`)")
     if args.format == "faiss":
         if path is None:
             raise BadInputError("--format faiss needs --whiten PATH (the transform is the whitening)")
@@ -65,6 +71,8 @@ def _prepare(args):
     if path is None:
         return None
     white = Whitening.load(path)
+    if args.k is not None:
+        check_k(args.k, white.n_features_in_, "--k", str(path))  # k > d names d
     if args.k is not None and args.k > white.n_components_:
         raise BadInputError(f"--k {args.k}: {path} keeps {white.n_components_} of {white.n_features_in_} "
                             f"dimensions; choose --k ≤ {white.n_components_}")
@@ -96,6 +104,9 @@ def run(args) -> int:
     from simlab.whitening.source import check_source
 
     encoder = load_encoder(args.model, max_length=args.max_length, prefix=args.prefix)
+    from simlab.cli.checks import check_encoder_fit
+
+    check_encoder_fit(encoder)
     if args.k is not None:
         check_k(args.k, encoder.dim, "--k", encoder.name)
     if white is not None and local_identity(args.model) is None:  # a short name or hub id: its weights are known now

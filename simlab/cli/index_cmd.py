@@ -75,11 +75,17 @@ def _prepare_build(args):
     """Every check that needs no model, before anything loads: options, faiss knobs (faiss aborts the process on
     some), the output folder, and the whitening file (its source against the pooling / vectors / local model).
     Returns ``(faiss knobs, Whitening or None)``."""
-    from simlab.cli.checks import check_pooling, check_positive, model_folder
+    from simlab.cli.checks import (
+        check_input_file,
+        check_model_fit,
+        check_pooling,
+        check_positive,
+        model_folder,
+    )
     from simlab.errors import BadInputError
     from simlab.evaluate.settings import split_bg_suffix
     from simlab.retrieval.backends import check_params
-    from simlab.whitening import Whitening
+    from simlab.whitening import Whitening, check_k
 
     params = {"hnsw": {"M": args.hnsw_m, "ef_search": args.ef_search},
               "ivf": {"nlist": args.nlist, "nprobe": args.nprobe},
@@ -94,8 +100,12 @@ def _prepare_build(args):
         if args.sample is not None or args.ray is not None or args.workers is not None:
             raise BadInputError("--sample, --ray and --workers apply to --vectors (a `simlab encode` folder)")
         check_pooling(args.pooling)
+        check_model_fit(args.model, args.max_length, args.k)
+        check_input_file(args.corpus, "corpus file")
     whiten, beta, gamma = split_bg_suffix(args.whiten)
     path = None if whiten in ("none", "fit") else whiten
+    if path is not None:
+        check_input_file(path, "whitening file", " (write one with `simlab whiten`)")
     if whiten == "none" and (beta, gamma) != (None, None):
         raise BadInputError(f"--whiten {args.whiten}: a β/γ suffix needs a whitening (fit or a saved one)")
     reads = [args.corpus, args.vectors, path, None if args.vectors else model_folder(args.model)]
@@ -103,6 +113,8 @@ def _prepare_build(args):
     white, dim = None, args.k
     if path is not None:
         white = Whitening.load(path)
+        if args.k is not None:
+            check_k(args.k, white.n_features_in_, "--k", str(path))  # k > d names d
         if args.k is not None and args.k > white.n_components_:
             raise BadInputError(f"--k {args.k}: {path} keeps {white.n_components_} whitened dimensions; choose "
                                 f"--k ≤ {white.n_components_}")
@@ -112,11 +124,22 @@ def _prepare_build(args):
 
         v = VectorsDir(args.vectors)
         if white is not None:
-            _check_source(white, path, v.pooling, v.model.get("identity"), str(args.vectors))
+            _check_source(white, path, v.pooling, v.model.get("identity"), v.model.get("name"))
         dim = dim or v.dim
+        _check_nlist(args.nlist, v.count if args.sample is None else min(args.sample, v.count), "vectors")
     elif white is not None:
         _check_source(white, path, args.pooling, _local_identity(args.model), args.model)
     return check_params(args.index_type, dim, **params), white
+
+
+def _check_nlist(nlist, n: int, what: str) -> None:
+    """faiss trains nlist centroids on the vectors: more lists than vectors fail (fewer than 39 per list are
+    reduced, as the default is; the index.json records the value used)."""
+    from simlab.errors import BadInputError
+
+    if nlist is not None and nlist > n:
+        raise BadInputError(f"--nlist {nlist}: more lists than the {n} {what} they are trained on; choose --nlist ≤ "
+                            f"{max(1, n // 39)} (faiss wants ≥ 39 vectors per list)")
 
 
 def _local_identity(model):
@@ -160,9 +183,13 @@ def run_build(args) -> int:
     if args.vectors:
         return run_build_vectors(args, params, white)
     corpus = read_corpus(args.corpus, args.format)
+    _check_nlist(args.nlist, len(corpus), "documents")
     print(corpus.summary(), file=sys.stderr)
     encoder = load_encoder(args.model, max_length=args.max_length, prefix=args.prefix, num_threads=args.threads,
                            engine=args.engine, precision=args.precision)
+    from simlab.cli.checks import check_encoder_fit
+
+    check_encoder_fit(encoder)
     if args.k is not None:  # before encoding the corpus: k > d names d
         from simlab.whitening import check_k
 

@@ -43,13 +43,23 @@ def register(sub) -> None:
 def _check_options(args) -> None:
     """Everything that needs no model, before it loads: numbers, β/γ, pooling, and the output file (never a file
     the command reads, e.g. the model's weights or the corpus, nor an existing file that is not a whitening)."""
-    from simlab.cli.checks import check_output_file, check_pooling, check_positive, model_folder
+    from simlab.cli.checks import (
+        check_input_file,
+        check_model_fit,
+        check_output_file,
+        check_pooling,
+        check_positive,
+        model_folder,
+    )
     from simlab.whitening.model import check_beta_gamma
 
     check_positive(args, "k", "batch_size", "max_length", "threads", "workers")
     check_beta_gamma(args.beta, args.gamma)
     if not args.vectors:
         check_pooling(args.pooling)
+        check_model_fit(args.model, args.max_length, args.k)
+    if args.corpus:
+        check_input_file(args.corpus, "corpus file")
     reads = [args.corpus, args.vectors, None if args.vectors else model_folder(args.model)]
     check_output_file(args.out, reads, what="simlab whitening file (.safetensors)", is_own=is_whitening_file)
 
@@ -96,6 +106,9 @@ def run(args) -> int:
         from simlab.whitening import check_k
 
         check_k(args.k, enc.dim, "--k", enc.name)
+    from simlab.cli.checks import check_encoder_fit
+
+    check_encoder_fit(enc, "--max-length" if args.max_length or not args.task else f"{args.task}'s max length")
     if args.pooling not in enc.poolings:
         from simlab.errors import BadInputError
 

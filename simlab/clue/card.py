@@ -28,7 +28,7 @@ def card_title(s: dict) -> str:
 
 def card_intro(s: dict) -> str:
     recipe = RECIPE_WORDS[s["recipe"]].format(ratio=s.get("head_lr_ratio") or 1)
-    return f"{s['title']}, fine-tuned with {recipe} (simlab clue)."
+    return f"{s['title']}, fine-tuned by `simlab clue run` with {recipe}."
 
 
 def card_sections(s: dict) -> dict[str, list[str]]:

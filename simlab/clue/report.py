@@ -104,8 +104,9 @@ def _row(s: dict) -> dict:
     if s["task"] == "cmrc2018":
         extra = f"EM {dev.get('em', 0):.2f} / F1 {dev.get('f1', 0):.2f}"
     tp = s.get("test", {}).get("test_public", {})
+    length = f"{s['max_steps']} steps" if s.get("max_steps") else f"{s['epochs']:g} ep"
     setting = (f"{s['recipe']}, " if s.get("recipe") else "") + \
-        f"{s['epochs']:g} ep, len {s['max_length']}, bs {s['batch_size']}x{s['grad_accum']}"
+        f"{length}, len {s['max_length']}, bs {s['batch_size']}x{s['grad_accum']}"
     train = s["counts"]["train"]
     if s.get("limit"):
         setting += f", --limit {s['limit']}"

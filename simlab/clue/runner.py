@@ -31,7 +31,7 @@ from simlab.clue.common import ClueTask, special_ids
 from simlab.clue.config import ClueConfig, output_folder, resolved
 from simlab.clue.data import TaskData, load_data, skip_report
 from simlab.config import check_config, settings_of
-from simlab.errors import BadInputError, TrainingError
+from simlab.errors import BadInputError, SimlabError, TrainingError
 from simlab.io import atomic_write_json
 
 __all__ = ["run_task", "task_hooks", "load_backbone", "build_parts", "train", "predict_tests", "finish",
@@ -195,8 +195,8 @@ def summarize(cfg: ClueConfig, task: ClueTask, data: TaskData, parts: Parts, tra
 
 
 def finish(run, cfg: ClueConfig, summary: dict) -> dict:
-    """Write ``metrics.json`` (predictions are complete from here on), mark the run finished in its record (unless
-    ``--minutes`` stopped it: then its checkpoints stay for ``--resume``), and write the card."""
+    """Write ``metrics.json`` (predictions are complete from here on), mark the run finished in its record (or
+    stopped, when ``--minutes`` ended it early: its checkpoints stay for ``--resume``), and write the card."""
     done = sum(i.get("wall_seconds", 0) for i in run.record["invocations"][:-1])
     summary["wall_seconds"] = round(done + time.time() - run.t0, 1)
     atomic_write_json(run.out / "metrics.json", summary)
@@ -204,7 +204,9 @@ def finish(run, cfg: ClueConfig, summary: dict) -> dict:
     record = {"global_step": tm.get("global_step"), "tokens_seen": tm.get("tokens_seen"),
               "train_loss": tm.get("train_loss"), "precision": summary["precision"], "metric": summary["metric"],
               "dev": summary["dev"].get(summary["metric"])}
-    if not summary["stopped_early"]:
+    if summary["stopped_early"]:
+        run.pause(record)  # --minutes stopped it before its last step: the checkpoints stay for --resume
+    else:
         run.finish(record, keep_checkpoints=cfg.keep_checkpoints)
     run.write_card(card_title(summary), card_intro(summary), card_sections(summary))
     return summary
@@ -213,6 +215,17 @@ def finish(run, cfg: ClueConfig, summary: dict) -> dict:
 def run_settings(cfg: ClueConfig, data: TaskData) -> dict:
     """What ``--resume`` must find unchanged: the resolved config and the data files read."""
     return {**settings_of(cfg), "data_files": {k: [str(Path(f).resolve()) for f in v] for k, v in data.files.items()}}
+
+
+def _forget_fresh_run(run) -> None:
+    """Remove the record a first start has just written (nothing else is there yet), so fixing the command and
+    running it again is not refused as "an unfinished run"."""
+    from simlab.outdir import RUN_FILE
+
+    if not run.resume and len(run.record["invocations"]) == 1:
+        (run.out / RUN_FILE).unlink(missing_ok=True)
+        if not any(run.out.iterdir()):
+            run.out.rmdir()
 
 
 def run_task(cfg: ClueConfig, stream=None) -> dict:
@@ -230,7 +243,11 @@ def run_task(cfg: ClueConfig, stream=None) -> dict:
     run = open_run(output_folder(cfg), kind="clue", settings=run_settings(cfg, data), resume=cfg.resume,
                    reads=[model_dir] if model_dir.exists() else [], checkpoint_dir=".")
     set_threads(cfg.threads)
-    parts = build_parts(cfg, task, data)
+    try:
+        parts = build_parts(cfg, task, data)
+    except SimlabError:  # e.g. a model that does not load: a fresh run folder must not be left behind
+        _forget_fresh_run(run)
+        raise
     trained = train(cfg, task, data, parts, run, stream)
     result = predict_tests(cfg, task, data, parts, run.out)
     return finish(run, cfg, summarize(cfg, task, data, parts, trained, result, run.out, stream))

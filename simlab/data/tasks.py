@@ -29,7 +29,9 @@ class TaskSpec:
     ``splits`` are the splits present in shared/data, in order; ``eval_split`` is the one the study reports.
     ``layout`` names the file format (:mod:`simlab.data.layout`); ``subsets`` are the sub-datasets of STS12-16
     (SentEval / ``eng/utils.py`` order), empty for the other tasks. ``study`` is False for tasks outside
-    kexue.fm/archives/8321's twelve (AFQMC, from C-MTEB): they are in no ``zh`` / ``en`` / ``all`` group.
+    kexue.fm/archives/8321's twelve (C-MTEB's AFQMC, QBQTC, STS22-zh): they are in no ``zh`` / ``en`` / ``all``
+    group. ``shipped`` is False for tasks whose files are not in shared/data (QBQTC, STS22-zh): a user who has
+    them puts them in the layout :func:`simlab.data.describe_layout` names (docs/results/cmteb.md).
     """
 
     name: str
@@ -42,6 +44,7 @@ class TaskSpec:
     layout: str = "senteval_cn"  # "senteval_cn" | "senteval_sts" | "stsbenchmark" | "sick" | "clue_pairs"
     subsets: tuple[str, ...] = ()
     study: bool = True
+    shipped: bool = True
 
 
 _ZH_NOTE = "Train split not in shared/data (>= 4 MiB, MANIFEST §5); 'all' fits on valid+test."
@@ -108,6 +111,32 @@ _TASK_LIST = [
         layout="clue_pairs",
         study=False,
     ),
+    # C-MTEB's other two STS tasks: registered so that a user with the files can run them (--data-dir layout
+    # <data>/<name>/<name>.test.data, 's1<TAB>s2<TAB>score'); their data is not in shared/data
+    TaskSpec(
+        name="QBQTC",
+        language="zh",
+        splits=("test",),
+        eval_split="test",
+        max_length=64,
+        kind="relevance",
+        description="QQ browser query-title relevance (CLUE QBQTC as C-MTEB/QBQTC), label 0/1/2. Not in "
+        "shared/data: bring <data>/QBQTC/QBQTC.test.data. Not one of the study's tasks.",
+        study=False,
+        shipped=False,
+    ),
+    TaskSpec(
+        name="STS22-zh",
+        language="zh",
+        splits=("test",),
+        eval_split="test",
+        max_length=64,
+        kind="sts22",
+        description="SemEval-2022 Task 8 news-article similarity, Chinese pairs (mteb STS22, subset zh), score 1-4. "
+        "Not in shared/data: bring <data>/STS22-zh/STS22-zh.test.data. Not one of the study's tasks.",
+        study=False,
+        shipped=False,
+    ),
     _sts(
         12,
         ("MSRpar", "MSRvid", "SMTeuroparl", "surprise.OnWN", "surprise.SMTnews"),
@@ -160,6 +189,7 @@ GROUPS: dict[str, list[str]] = {  # zh / en / all: the study's twelve (kexue.fm/
     "all": [t.name for t in _STUDY],
     # C-MTEB's STS tasks whose data is in shared/data: 6 of its 8 (QBQTC and STS22-zh are not; docs/results/cmteb.md)
     "cmteb": ["ATEC", "BQ", "LCQMC", "PAWSX", "STS-B", "AFQMC"],
+    "cmteb8": ["ATEC", "BQ", "LCQMC", "PAWSX", "STS-B", "AFQMC", "QBQTC", "STS22-zh"],
 }
 
 # Extra spellings -> canonical name. Note "STS-B" is the Chinese task; the English one is STSBenchmark.
@@ -173,6 +203,7 @@ ALIASES: dict[str, str] = {
     "STSB-zh": "STS-B",
     "STS-B-zh": "STS-B",
     "PAWS-X": "PAWSX",
+    "STS22": "STS22-zh",
     **{f"STS-{y}": f"STS{y}" for y in range(12, 17)},
 }
 
@@ -181,7 +212,7 @@ _LOOKUP = {k.casefold(): v for k, v in {**{n: n for n in TASKS}, **ALIASES}.item
 
 def _valid_names() -> str:
     aliases = ", ".join(f"{a} -> {c}" for a, c in ALIASES.items())
-    return f"tasks {', '.join(TASKS)}; groups zh, en, all, cmteb; aliases {aliases} (case-insensitive)"
+    return f"tasks {', '.join(TASKS)}; groups zh, en, all, cmteb, cmteb8; aliases {aliases} (case-insensitive)"
 
 
 def get_task(name: str) -> TaskSpec:
@@ -193,8 +224,9 @@ def get_task(name: str) -> TaskSpec:
 
 
 def resolve_tasks(spec: str) -> list[str]:
-    """Canonical task names for ``"zh"``, ``"en"``, ``"all"`` (the study's 12), ``"cmteb"`` (C-MTEB's six local STS
-    tasks) or a comma list of names/aliases/groups.
+    """Canonical task names for ``"zh"``, ``"en"``, ``"all"`` (the study's 12), ``"cmteb"`` (C-MTEB's six STS tasks
+    in shared/data), ``"cmteb8"`` (all eight: QBQTC and STS22-zh need their files) or a comma list of
+    names/aliases/groups.
 
     Case-insensitive; duplicates are removed (first occurrence wins). Unknown or empty names -> BadInputError (a ValueError)
     listing the valid names.
@@ -216,7 +248,9 @@ def resolve_tasks(spec: str) -> list[str]:
     return names
 
 
-_SCORE_RANGE = {"binary": (0.0, 1.0), "sts": (0.0, 5.0), "relatedness": (1.0, 5.0)}
+# QBQTC: 0 / 1 / 2 (mteb QBQTC min_score 0, max_score 2); STS22: 1-4 (mteb STS22 min_score 1, max_score 4)
+_SCORE_RANGE = {"binary": (0.0, 1.0), "sts": (0.0, 5.0), "relatedness": (1.0, 5.0), "relevance": (0.0, 2.0),
+                "sts22": (1.0, 4.0)}
 
 
 def score_problem(kind: str, value: float) -> str | None:
@@ -224,6 +258,8 @@ def score_problem(kind: str, value: float) -> str | None:
     lo, hi = _SCORE_RANGE[kind]
     if kind == "binary" and value not in (0.0, 1.0):
         return f"label {value:g} is not 0 or 1"
+    if kind == "relevance" and value not in (0.0, 1.0, 2.0):
+        return f"label {value:g} is not 0, 1 or 2"
     if not lo <= value <= hi:
         return f"score {value:g} outside {lo:g}..{hi:g}"
     return None

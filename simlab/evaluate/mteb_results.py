@@ -24,7 +24,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-MTEB_TASK_NAMES = {"STS-B": "STSB"}  # simlab -> mteb (C-MTEB's STSB); every other name is the same in both
+MTEB_TASK_NAMES = {"STS-B": "STSB", "STS22-zh": "STS22"}  # simlab -> mteb; every other name is the same in both
+MTEB_SUBSETS = {"STS22-zh": "zh"}  # mteb's hf_subset of the task (default: "default")
 MTEB_SPLITS = {"valid": "validation", "dev": "validation"}
 LOCAL_REVISION = "local-data-folder"  # dataset_revision: the files of --data-dir, not a hub revision
 
@@ -48,7 +49,8 @@ def model_label(model: dict, pooling: str, k: int | None, setting: str) -> str:
 def _entry(rec: dict, split: str) -> dict:
     s = rec["scores"][split][0]
     value = float(s.get("all", s["spearman"]))  # one Spearman over every pair of the split: mteb's cosine_spearman
-    entry = {"main_score": value, "cosine_spearman": value, "hf_subset": "default", "languages": s["languages"],
+    entry = {"main_score": value, "cosine_spearman": value, "hf_subset": MTEB_SUBSETS.get(rec["task_name"], "default"),
+             "languages": s["languages"],
              "n_pairs": s["n_pairs"]}
     if "wmean" in s:
         entry["simlab_wmean"] = float(s["wmean"])

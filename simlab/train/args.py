@@ -1,7 +1,13 @@
 """One place that turns simlab's few training knobs into ``transformers.TrainingArguments``.
 
-Device: CUDA when present, else CPU. Precision ``auto``: bf16 where the device supports it (CUDA with bf16, or a
-CPU with AVX512-BF16 / AMX), fp32 otherwise. Everything is seeded (``seed`` and ``data_seed``).
+Device: CUDA when present, else CPU. Everything is seeded (``seed`` and ``data_seed``). Precisions:
+
+- ``fp32``;
+- ``bf16``: ``torch.autocast`` (``TrainingArguments.bf16``): bf16 matrix products, float32 elsewhere;
+- ``bf16-master``: bf16 forward and backward on copies of float32 master weights (:mod:`simlab.train.precision`);
+- ``auto``: on CUDA, ``bf16`` where supported; on a CPU, what was measured fastest for *training* on this kind of
+  CPU (:func:`simlab.machine.cpu_kind`), recorded in ``simlab/resources/train_precision.json`` by
+  ``benchmarks/bench_train.py``; a CPU kind without a record gets ``fp32``.
 
 >>> args = training_args("/tmp/run", seed=1, max_steps=10, precision="fp32")   # doctest: +SKIP
 >>> args.bf16, args.seed
@@ -10,12 +16,16 @@ CPU with AVX512-BF16 / AMX), fp32 otherwise. Everything is seeded (``seed`` and 
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+from importlib import resources
 
 from simlab.errors import BadInputError
-from simlab.machine import cpu_has_bf16
+from simlab.machine import cpu_has_bf16, cpu_kind
 
-PRECISIONS = ("auto", "bf16", "fp32")
+PRECISIONS = ("auto", "bf16", "bf16-master", "fp32")
+RECORD = "train_precision.json"  # in simlab/resources
 
 
 def device_kind() -> str:
@@ -25,17 +35,42 @@ def device_kind() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def resolve_precision(precision: str = "auto", device: str | None = None) -> str:
-    """``auto`` -> ``bf16`` where the device supports it, else ``fp32``; explicit values are checked."""
-    import torch
+@functools.lru_cache(maxsize=1)
+def measured_precisions() -> dict:
+    """``{cpu_kind: record}`` from ``simlab/resources/train_precision.json``; each record names the precision that
+    trained fastest there (``"auto"``) and the measurement behind it."""
+    text = resources.files("simlab").joinpath("resources", RECORD).read_text(encoding="utf-8")
+    return json.loads(text)["kinds"]
 
+
+def auto_training_precision(kind: str | None = None) -> str:
+    """The precision ``auto`` picks for training on a CPU of ``kind`` (default: this one): the measured fastest,
+    ``fp32`` where nothing was measured or bf16 is not native.
+
+    >>> auto_training_precision("a-cpu-nobody-measured")
+    'fp32'
+    """
+    kind = kind or cpu_kind()
+    chosen = measured_precisions().get(kind, {}).get("auto", "fp32")
+    return chosen if chosen in PRECISIONS and chosen != "auto" and cpu_has_bf16() else "fp32"
+
+
+def resolve_precision(precision: str = "auto", device: str | None = None) -> str:
+    """``auto`` -> on CUDA ``bf16`` where supported (else ``fp32``), on a CPU :func:`auto_training_precision`;
+    explicit values are checked.
+
+    >>> resolve_precision("fp32", "cpu")
+    'fp32'
+    """
     if precision not in PRECISIONS:
         raise BadInputError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    device = device or device_kind()
-    supported = torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_bf16()
-    if precision == "auto":
-        return "bf16" if supported else "fp32"
-    return precision
+    if precision != "auto":
+        return precision
+    if (device or device_kind()) == "cuda":
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return auto_training_precision()
 
 
 def training_args(
@@ -57,7 +92,9 @@ def training_args(
     args_cls=None,
     **overrides,
 ):
-    """``TrainingArguments`` with simlab's defaults: device auto, bf16 where supported, seeded, atomic saves.
+    """``TrainingArguments`` with simlab's defaults: device auto, precision auto (see the module docstring), seeded,
+    atomic saves. The resolved precision is also set as ``args.simlab_precision``; ``bf16-master`` needs the
+    callback that :func:`simlab.train.precision.precision_callbacks` returns (``build_trainer`` adds it).
 
     ``eval_steps=None`` evaluates at every save. Checkpoints keep the last two (``save_total_limit=2``), so a
     kill during a save always leaves the previous complete checkpoint. ``args_cls`` lets a trainer pass a
@@ -106,4 +143,8 @@ def training_args(
     kw.update(overrides)
     if kw.get("eval_strategy") == "no":
         kw.pop("eval_steps", None)
-    return args_cls(**kw)
+    args = args_cls(**kw)
+    from simlab.train.precision import ARGS_ATTR
+
+    setattr(args, ARGS_ATTR, prec)  # read by simlab.train.precision.precision_callbacks
+    return args

@@ -51,8 +51,7 @@ def check_source(white, path: str | os.PathLike, *, pooling: str | None = None, 
     if recorded and given and recorded != given:
         name = model or identity.rsplit("@", 1)[0]
         raise WhiteningError(f"{path}: this whitening was fitted on the vectors of {white.source_model}, not of "
-                             f"{name} ({identity}: other weights); fit one for this model with `simlab whiten "
-                             f"--model {name}`")
+                             f"{name} ({identity}: other weights); fit one for {name} with `simlab whiten`")
     unknown = [what for what, known in (("model", recorded), ("pooling", white.pooling)) if not known]
     if unknown:
         return (f"{path} does not record the {' or '.join(unknown)} it was fitted on (an older or hand-made "

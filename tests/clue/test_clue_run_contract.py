@@ -214,7 +214,7 @@ def test_minutes_budget_stops_a_run_that_resume_then_finishes(runs, tiny_bert):
     assert code == 0, err[-2000:]
     stopped = json.loads((out / "metrics.json").read_text())
     assert stopped["stopped_early"] and stopped["train_metrics"]["global_step"] < 80
-    assert read_record(out)["status"] == "running" and _complete_steps(out)  # resumable: checkpoints kept
+    assert read_record(out)["status"] == "stopped" and _complete_steps(out)  # resumable: checkpoints kept
     code, err = _cli(_argv(tiny_bert, runs["data"], runs["train"], out, "--resume"))
     assert code == 0, err[-2000:]
     done = json.loads((out / "metrics.json").read_text())
@@ -223,3 +223,15 @@ def test_minutes_budget_stops_a_run_that_resume_then_finishes(runs, tiny_bert):
     whole, mine = (load_file(str(d / "checkpoint-80" / "model.safetensors")) for d in (runs["root"] / "whole", out))
     for k in whole:
         assert (whole[k] - mine[k]).abs().max() <= 1e-6 * max(1.0, float(whole[k].abs().max())), k
+
+
+def test_a_model_that_does_not_load_leaves_no_run_behind(runs, tiny_bert, tmp_path):
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_bert, broken)
+    (broken / "config.json").write_text("{not json", encoding="utf-8")
+    out = tmp_path / "run"
+    code, err = _cli(_argv(broken, runs["data"], runs["train"], out))
+    assert code == 2 and err.count("simlab: error:") == 1 and "Traceback" not in err, err[-2000:]
+    assert not out.exists()  # so the corrected command is not refused as "an unfinished run"
+    code, err = _cli(_argv(tiny_bert, runs["data"], runs["train"], out, "--epochs", "1", "--save-steps", "100"))
+    assert code == 0, err[-2000:]

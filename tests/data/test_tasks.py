@@ -17,6 +17,8 @@ def test_groups():
     assert resolve_tasks("zh") == ZH and resolve_tasks("EN") == EN and resolve_tasks(" All ") == ZH + EN
     assert GROUPS["all"] == [t for t in TASKS if TASKS[t].study] == ZH + EN  # the study's twelve, never AFQMC
     assert resolve_tasks("cmteb") == ZH + ["AFQMC"] and resolve_tasks("afqmc") == ["AFQMC"]
+    assert resolve_tasks("cmteb8") == ZH + ["AFQMC", "QBQTC", "STS22-zh"] and resolve_tasks("sts22") == ["STS22-zh"]
+    assert [t for t in TASKS if not TASKS[t].shipped] == ["QBQTC", "STS22-zh"]  # files not in shared/data
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,7 @@ def test_unknown_error_lists_valid_names():
     assert (
         "'STS17'" in msg
         and all(name in msg for name in TASKS)
-        and "zh, en, all, cmteb" in msg
+        and "zh, en, all, cmteb, cmteb8" in msg
         and "STSB -> STSBenchmark" in msg
     )
 
@@ -75,11 +77,14 @@ def test_aliases_point_at_tasks():
 
 
 def test_registry_fields():
-    assert list(TASKS) == ZH + ["AFQMC"] + EN
+    assert list(TASKS) == ZH + ["AFQMC", "QBQTC", "STS22-zh"] + EN
     for name, spec in TASKS.items():
         if name == "AFQMC":  # C-MTEB's scored split; CLUE's test has no labels
             assert spec.eval_split == "valid" and spec.splits == ("train", "valid") and not spec.study
             assert spec.kind == "binary" and spec.layout == "clue_pairs" and spec.max_length == 64
+            continue
+        if name in ("QBQTC", "STS22-zh"):  # C-MTEB's, brought by the user: test split only, senteval_cn lines
+            assert spec.splits == ("test",) and spec.layout == "senteval_cn" and not spec.study and not spec.shipped
             continue
         assert spec.name == name and spec.eval_split == "test" and spec.eval_split in spec.splits
         assert spec.language == ("zh" if name in ZH else "en")
@@ -104,6 +109,8 @@ def test_score_rules():
     assert score_problem("binary", 1.0) is None and "not 0 or 1" in score_problem("binary", 0.5)
     assert score_problem("sts", 5.0) is None and "outside 0..5" in score_problem("sts", 5.01)
     assert score_problem("relatedness", 1.0) is None and "outside 1..5" in score_problem("relatedness", 0.0)
+    assert score_problem("relevance", 2.0) is None and "not 0, 1 or 2" in score_problem("relevance", 1.5)
+    assert score_problem("sts22", 1.0) is None and "outside 1..4" in score_problem("sts22", 4.5)
 
 
 def test_describe_layout_mentions_files():

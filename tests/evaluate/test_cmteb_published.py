@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from simlab.evaluate.cmteb_published import PublishedRow, comparison_rows, load_rows, load_table, published_row
+from simlab.evaluate.cmteb_published import (
+    PublishedRow,
+    comparison_rows,
+    load_rows,
+    load_table,
+    published_row,
+)
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "cmteb.md"
 TASKS = ["ATEC", "BQ", "LCQMC", "PAWSX", "STS-B", "AFQMC", "QBQTC", "STS22-zh"]

@@ -45,7 +45,13 @@ def setup(tmp_path_factory):
 def test_mteb_sts_evaluation_equals_simlab_eval_cmteb(setup, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from simlab.encode import Encoder
-    from simlab.evaluate.protocol import PROTOCOLS, model_max_length, model_pooling, model_prompts, prompt_text
+    from simlab.evaluate.protocol import (
+        PROTOCOLS,
+        model_max_length,
+        model_pooling,
+        model_prompts,
+        prompt_text,
+    )
     from simlab.export.mteb_model import MtebEncoder, local_sts_task
 
     tmp, model, _, records = setup

@@ -113,6 +113,7 @@ BAD = [  # (options, words the one error line must contain)
     (["--objective", "mnrl", "--mini-batch-size", "0"], "--mini-batch-size must be ≥ 1"),
     (["--objective", "mnrl", "--batch-size", "1", "--hard-negatives", "0"], "--batch-size"),
     (["--objective", "mnrl", "--mini-batch-size", "4", "--distill-from", "m"], "--distill-from"),
+    (["--lr", "abc"], "--lr"), (["--batch-size", "2.5"], "--batch-size"), (["--hard-negatives", "x"], "--hard-negatives"),
 ]
 
 

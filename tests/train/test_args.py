@@ -7,8 +7,11 @@ from simlab.train import args as targs
 
 
 def test_auto_precision_follows_the_cpu(monkeypatch):
+    """auto = the precision measured fastest for training on this CPU kind (tests/train/test_precision.py has the
+    record cases); without native bf16 it is fp32 whatever the record says."""
+    monkeypatch.setattr(targs, "measured_precisions", lambda: {targs.cpu_kind(): {"auto": "bf16-master"}})
     monkeypatch.setattr(targs, "cpu_has_bf16", lambda: True)
-    assert targs.resolve_precision("auto", "cpu") == "bf16"
+    assert targs.resolve_precision("auto", "cpu") == "bf16-master"
     monkeypatch.setattr(targs, "cpu_has_bf16", lambda: False)
     assert targs.resolve_precision("auto", "cpu") == "fp32"
     assert targs.resolve_precision("fp32", "cpu") == "fp32"

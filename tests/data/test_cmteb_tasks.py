@@ -1,5 +1,6 @@
-"""AFQMC (CLUE, C-MTEB's sixth local STS task): counts and labels of the real files, the unlabelled test split left
-out, and the file:line error (or a recorded skip) on a malformed line."""
+"""C-MTEB's tasks beyond the study: AFQMC (CLUE, the sixth local STS task) counts and labels of the real files, its
+unlabelled test split left out, the file:line error (or a recorded skip) on a malformed line; QBQTC and STS22-zh
+from the documented --data-dir layout."""
 
 from __future__ import annotations
 
@@ -78,3 +79,24 @@ def test_cli_bad_line_is_one_error_line(tmp_path):
                              "--whiten", "none", "--out", str(tmp_path / "out")], f"{dev}:2:", "not 0 or 1",
                             data_dir=tmp_path / "data", env={"SIMLAB_CACHE": str(tmp_path / "cache")})
     assert line == f"simlab: error: {dev}:2: label 0.5 is not 0 or 1"
+
+
+@pytest.mark.parametrize("task,gold,bad,reason", [
+    ("QBQTC", ("2", "0"), "1.5", "label 1.5 is not 0, 1 or 2"),
+    ("STS22-zh", ("3.5", "1"), "4.5", "score 4.5 outside 1..4"),
+])
+def test_brought_cmteb_tasks_load_from_the_documented_layout(tmp_path, task, gold, bad, reason):
+    """QBQTC and STS22-zh are not in shared/data; a user who has them writes <data>/<task>/<task>.test.data."""
+    from simlab.data import describe_layout
+
+    assert f"<data>/{task}/{task}.{{test}}.data" in describe_layout(task)
+    with pytest.raises(DataNotFoundError, match=f"{task}.test.data"):
+        load_split(task, "test", tmp_path)
+    path = tmp_path / task / f"{task}.test.data"
+    path.parent.mkdir()
+    path.write_text(f"新闻一\t新闻二\t{gold[0]}\n问题\t标题\t{gold[1]}\n", encoding="utf-8")
+    ps = load_split(task, "test", tmp_path)
+    assert ps.scores.tolist() == [float(g) for g in gold] and ps.sentences2 == ["新闻二", "标题"]
+    path.write_text(f"新闻一\t新闻二\t{gold[0]}\n问题\t标题\t{bad}\n", encoding="utf-8")
+    with pytest.raises(BadLineError, match=f"{path}:2: {reason}"):
+        load_split(task, "test", tmp_path)

@@ -1,0 +1,310 @@
+"""Training speed of e5-small on this machine, in one run (issue 22, "No training overhead" and "Benchmarks").
+
+    SIMLAB_DATA=../shared/data .venv/bin/python benchmarks/bench_train.py [--parts speed,overhead,quality]
+        [--threads 2] [--warmup 1] [--steps 4] [--quality-steps 60] [--repeat 1] [--out-dir DIR] [--record]
+
+Every configuration runs in its own process (this script with ``--child``), one after the other, each with the same
+``--threads`` (torch and OpenMP). Steps before ``--warmup`` are not timed. Batches are 32 sequences x 48 tokens.
+
+- **speed**: a plain training loop (forward + backward + fused ``torch.optim.AdamW`` step, CoSENT loss on 16 LCQMC
+  valid pairs a step, each text padded to 48 tokens) for e5-small with the embedding trainable, frozen, and
+  trimmed (``e5-small-zh``, skipped when its folder is not built yet); in fp32, in ``bf16-master``
+  (:mod:`simlab.train.precision`) and, for the full model, in autocast bf16. tokens/s counts the 32 x 48
+  positions. Share of peak = 6 x non-embedding parameters x tokens/s / the FLOP/s of ``torch.mm`` of two
+  2048 x 2048 matrices (fp32; bf16 too where the CPU has native bf16), timed in this run.
+- **overhead**: each simlab trainer path against its plain peer, same model, data, batch and steps, fp32, timed
+  per step by the same callback: ``pretrain`` (``build_trainer`` + ``training_args`` + ``MLMCollator``, vs
+  ``Trainer`` + ``TrainingArguments`` defaults + ``DataCollatorForLanguageModeling``; MLM on e5-small-zh, as a
+  250k-row output layer would dominate), ``finetune`` (``FinetuneTrainer`` through ``build_trainer``, vs
+  ``SentenceTransformerTrainer`` defaults; CoSENT, 16 pairs a step) and ``clue`` (``build_clue_trainer``, recipe
+  ``short``, vs ``AutoModelForSequenceClassification`` + ``Trainer``). Texts are LCQMC sentences joined to >= 48
+  tokens and cut at 48, so every batch of both sides has the same shape.
+- **quality**: ``--quality-steps`` steps of the speed loop (CoSENT, e5-small-zh, else e5-small) in fp32 and in
+  bf16-master from the same weights and batches; held-out CoSENT loss (fp32 forward, 16 batches of 16 other
+  LCQMC pairs) before and after, with its standard error over the batches.
+
+Writes ``bench_train.json`` and ``bench_train.md`` to ``--out-dir``; ``--record`` stores the precision that trained
+fastest on this CPU kind in ``simlab/resources/train_precision.json`` (what ``--precision auto`` reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+B, T = 32, 48
+LCQMC = "LCQMC/LCQMC.valid.data"
+
+
+# ---------------------------------------------------------------- data
+
+
+def lcqmc_pairs(start: int, n: int) -> list[tuple[str, str, int]]:
+    from simlab.paths import data_dir
+
+    rows = (data_dir() / LCQMC).read_text(encoding="utf-8").splitlines()[start:start + n]
+    return [(a, b, int(y)) for a, b, y in (r.split("\t") for r in rows)]
+
+
+def long_texts(tok, n: int) -> list[str]:
+    """``n`` texts of >= 48 tokens: consecutive LCQMC sentences joined with "，"."""
+    out, cur = [], []
+    for a, b, _ in lcqmc_pairs(0, 8000):
+        for s in (a, b):
+            cur.append(s)
+            if len(tok("，".join(cur))["input_ids"]) > T:
+                out.append("，".join(cur))
+                cur = []
+                if len(out) == n:
+                    return out
+    raise SystemExit(f"not enough LCQMC text for {n} texts of {T} tokens")
+
+
+def folder(name: str) -> str | None:
+    """The model folder of ``name``; ``None`` for e5-small-zh while it is not built (no build here)."""
+    from simlab.models.registry import resolve_model
+    from simlab.paths import cache_dir
+
+    if name == "e5-small-zh" and not (cache_dir("models") / "e5-small-zh" / "config.json").is_file():
+        return None
+    return resolve_model(name).path_or_id
+
+
+def non_embedding_params(model) -> int:
+    import torch
+
+    emb = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+    return sum(p.numel() for p in model.parameters() if id(p) not in emb)
+
+
+# ---------------------------------------------------------------- children
+
+
+def cosent(u, v, y, scale: float = 20.0):
+    """CoSENT (Su 2022, kexue.fm/archives/8847): log(1 + sum over (pos, neg) of exp(scale (cos_neg - cos_pos)))."""
+    import torch
+
+    cos = torch.nn.functional.cosine_similarity(u, v) * scale
+    diff = cos[None, :] - cos[:, None]  # [i, j] = cos_j - cos_i, kept where y_i > y_j
+    diff = diff - (1 - (y[:, None] > y[None, :]).float()) * 1e12
+    return torch.logsumexp(torch.cat([torch.zeros(1), diff.flatten()]), dim=0)
+
+
+def pair_batches(tok, pairs, per_batch: int = B // 2):
+    import torch
+
+    for i in range(0, len(pairs) - per_batch + 1, per_batch):
+        chunk = pairs[i:i + per_batch]
+        enc = tok([a for a, _, _ in chunk] + [b for _, b, _ in chunk], padding="max_length", truncation=True,
+                  max_length=T, return_tensors="pt")
+        yield dict(enc), torch.tensor([y for _, _, y in chunk], dtype=torch.float32)
+
+
+def embed(model, batch):
+    h = model(**batch).last_hidden_state.float()
+    m = batch["attention_mask"].unsqueeze(-1).float()
+    return (h * m).sum(1) / m.sum(1)  # mean pooling, as e5
+
+
+def loop_loss(model, batch, y):
+    e = embed(model, batch)
+    half = len(y)
+    return cosent(e[:half], e[half:], y)
+
+
+def child_loop(cfg: dict) -> dict:
+    """The plain training loop of the speed and quality parts."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from simlab.train.precision import BF16Compute
+
+    path = folder(cfg["model"])
+    tok = AutoTokenizer.from_pretrained(path)
+    torch.manual_seed(0)
+    model = AutoModel.from_pretrained(path, add_pooling_layer=False).train()
+    if cfg.get("frozen"):
+        model.get_input_embeddings().weight.requires_grad_(False)
+    n_steps = cfg["warmup"] + cfg["steps"]
+    batches = list(pair_batches(tok, lcqmc_pairs(0, n_steps * B // 2)))
+    heldout = list(pair_batches(tok, lcqmc_pairs(8000, 256))) if cfg.get("heldout") else []
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.get("lr", 2e-5),
+                            weight_decay=0.0, fused=True)
+
+    def held() -> list[float]:
+        model.eval()
+        with torch.no_grad():
+            out = [float(loop_loss(model, b, y)) for b, y in heldout]
+        model.train()
+        return out
+
+    before = held()
+    handle = BF16Compute(model) if cfg["precision"] == "bf16-master" else None
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["precision"] == "bf16")
+    times, losses = [], []
+    for batch, y in batches:
+        t0 = time.perf_counter()
+        with autocast:
+            loss = loop_loss(model, batch, y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - t0)
+        losses.append(float(loss))
+    if handle:
+        handle.remove()
+    timed = times[cfg["warmup"]:]
+    return {"tokens_per_s": B * T * len(timed) / sum(timed), "step_s": timed, "train_loss": losses,
+            "non_embedding_params": non_embedding_params(model),
+            "params": sum(p.numel() for p in model.parameters()), "heldout_before": before, "heldout_after": held()}
+
+
+def child_gemm(cfg: dict) -> dict:
+    import torch
+
+    dtype = getattr(torch, cfg["dtype"])
+    a, b = torch.randn(2048, 2048).to(dtype), torch.randn(2048, 2048).to(dtype)
+    for _ in range(3):
+        torch.mm(a, b)
+    t0, n = time.perf_counter(), 10
+    for _ in range(n):
+        torch.mm(a, b)
+    return {"flops": 2 * 2048 ** 3 * n / (time.perf_counter() - t0)}
+
+
+def step_timer():
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        """perf_counter at each step end: the same few microseconds on both sides."""
+
+        times: list = []
+
+        def on_step_end(self, args, state, control, **kw):
+            self.times.append(time.perf_counter())
+
+    return StepTimer()
+
+
+def trainer_data(kind: str, tok, n: int):
+    texts = long_texts(tok, 2 * n)
+    if kind == "finetune":
+        from datasets import Dataset
+
+        return Dataset.from_dict({"sentence1": texts[:n], "sentence2": texts[n:], "score": [float(i % 2) for i in
+                                                                                              range(n)]})
+    if kind == "pretrain":
+        return [tok(t, truncation=True, max_length=T)["input_ids"] for t in texts[:n]]
+    return [(texts[i], texts[n + i], i % 2) for i in range(n)]
+
+
+def child_trainer(cfg: dict) -> dict:
+    """One side (simlab or plain) of one trainer path; see the module docstring."""
+    import torch
+    from transformers import AutoTokenizer
+
+    kind, side, steps = cfg["kind"], cfg["side"], cfg["warmup"] + cfg["steps"]
+    path = folder("e5-small-zh" if kind == "pretrain" else "e5-small") or folder("e5-small")
+    tok = AutoTokenizer.from_pretrained(path)
+    per_step = B // 2 if kind == "finetune" else B
+    data = trainer_data(kind, tok, per_step * steps)
+    timer = step_timer()
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as out:
+        trainer = BUILDERS[kind](side, path, tok, data, out, per_step, steps)
+        trainer.add_callback(timer)
+        t0 = time.perf_counter()
+        trainer.train()
+        wall = time.perf_counter() - t0
+    t = timer.times
+    timed = len(t) - cfg["warmup"]
+    seconds = t[-1] - t[cfg["warmup"] - 1] if cfg["warmup"] else t[-1] - t0
+    return {"tokens_per_s": B * T * timed / seconds, "examples_per_s": per_step * timed / seconds,
+            "train_wall_s": wall, "steps": len(t)}
+
+
+def build_pretrain(side, path, tok, data, out, per_step, steps):
+    import torch
+    from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    model = AutoModelForMaskedLM.from_pretrained(path)
+    if side == "plain":
+        args = TrainingArguments(out, max_steps=steps, per_device_train_batch_size=per_step, use_cpu=True,
+                                 report_to="none")
+        return Trainer(model=model, args=args, train_dataset=[{"input_ids": d} for d in data],
+                       data_collator=DataCollatorForLanguageModeling(tok, mlm_probability=0.15))
+    from simlab.pretrain.mlm import MLMCollator
+    from simlab.train.args import training_args
+    from simlab.train.trainer import build_trainer
+
+    args = training_args(out, max_steps=steps, batch_size=per_step, precision="fp32", weight_decay=0.01,
+                         eval_strategy="no")
+    items = [{"input_ids": torch.tensor(d), "idx": i} for i, d in enumerate(data)]
+    return build_trainer(model, args, items, data_collator=MLMCollator(tok, seed=0), processing_class=tok,
+                         progress_stream=open(os.devnull, "w"))
+
+
+def build_finetune(side, path, tok, data, out, per_step, steps):
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss
+
+    model = SentenceTransformer(path, device="cpu")
+    model.max_seq_length = T
+    loss = CoSENTLoss(model)
+    if side == "plain":
+        args = SentenceTransformerTrainingArguments(out, max_steps=steps, per_device_train_batch_size=per_step,
+                                                    use_cpu=True, report_to="none")
+        return SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
+    from simlab.finetune.trainer import FinetuneTrainer
+    from simlab.train.args import training_args
+    from simlab.train.trainer import build_trainer
+
+    args = training_args(out, max_steps=steps, batch_size=per_step, lr=5e-5, precision="fp32",
+                         args_cls=SentenceTransformerTrainingArguments, eval_strategy="no")
+    return build_trainer(model, args, data, trainer_cls=FinetuneTrainer, loss=loss,
+                         progress_stream=open(os.devnull, "w"))
+
+
+def build_clue(side, path, tok, data, out, per_step, steps):
+    from types import SimpleNamespace
+
+    from transformers import AutoModel
+
+    from simlab.clue.common import encode_text, special_ids
+
+    feats = [{"input_ids": encode_text(tok, a, b, T), "labels": y} for a, b, y in data]
+    if side == "plain":
+        from transformers import (
+            AutoModelForSequenceClassification,
+            DataCollatorWithPadding,
+            Trainer,
+            TrainingArguments,
+        )
+
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+        args = TrainingArguments(out, max_steps=steps, per_device_train_batch_size=per_step, use_cpu=True,
+                                 report_to="none", warmup_steps=0.1, weight_decay=0.01)
+        return Trainer(model=model, args=args, train_dataset=feats, data_collator=DataCollatorWithPadding(tok))
+    from simlab.clue.batching import Collator
+    from simlab.clue.model import ClueModel
+    from simlab.clue.recipes import build_clue_trainer
+
+    model = ClueModel(AutoModel.from_pretrained(path), "classify", num_labels=2)
+    cfg = SimpleNamespace(recipe="short", lr=5e-5, head_lr_ratio=10.0, warmup=0.1, seed=0, epochs=1.0,
+                          max_steps=steps, batch_size=per_step, grad_accum=1, save_steps=10 ** 6, precision="fp32",
+                          minutes=None, batching="length")
+    return build_clue_trainer(model, feats, Collator(pad_id=special_ids(tok)[2], kind="classify"), out, cfg,
+                              stream=open(os.devnull, "w"))
+
+
+BUILDERS = {"pretrain": build_pretrain, "finetune": build_finetune, "clue": build_clue}
