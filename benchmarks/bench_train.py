@@ -308,3 +308,163 @@ def build_clue(side, path, tok, data, out, per_step, steps):
 
 
 BUILDERS = {"pretrain": build_pretrain, "finetune": build_finetune, "clue": build_clue}
+
+
+# ---------------------------------------------------------------- parent
+
+
+def run_child(cfg: dict, threads: int) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)], env=env, capture_output=True,
+                          text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    res = json.loads(lines[-1][7:]) if proc.returncode == 0 and lines else {"error": proc.stderr.strip()[-600:]}
+    res["process_s"] = round(time.perf_counter() - t0, 1)
+    print(f"  {cfg['name']:<28} {res.get('tokens_per_s', float('nan')):>9.0f} tok/s  ({res['process_s']} s)"
+          + (f"  ERROR {res['error'][-200:]}" if "error" in res else ""), file=sys.stderr, flush=True)
+    return res
+
+
+def configs(a, bf16_native: bool, trimmed: bool) -> list[dict]:
+    base = {"warmup": a.warmup, "steps": a.steps}
+    out = []
+    if "speed" in a.parts:
+        out += [{"name": "gemm fp32", "child": "gemm", "dtype": "float32"}]
+        out += [{"name": "gemm bf16", "child": "gemm", "dtype": "bfloat16"}] if bf16_native else []
+        models = [("full", "e5-small", False), ("frozen", "e5-small", True)]
+        models += [("trimmed", "e5-small-zh", False)] if trimmed else []
+        for label, model, frozen in models:
+            precs = ["fp32"] + (["bf16-master"] + (["bf16"] if label == "full" else []) if bf16_native else [])
+            out += [{"name": f"{label} {p}", "child": "loop", "model": model, "frozen": frozen, "precision": p,
+                     **base} for p in precs]
+    if "overhead" in a.parts:
+        for r in range(a.repeat):
+            for kind in ("pretrain", "finetune", "clue"):
+                sides = ("simlab", "plain") if r % 2 == 0 else ("plain", "simlab")
+                out += [{"name": f"{kind} {side}", "child": "trainer", "kind": kind, "side": side, **base}
+                        for side in sides]
+    if "quality" in a.parts:
+        model = "e5-small-zh" if trimmed else "e5-small"
+        for p in ["fp32"] + (["bf16-master"] if bf16_native else []):
+            out.append({"name": f"quality {p}", "child": "loop", "model": model, "precision": p, "warmup": a.warmup,
+                        "steps": a.quality_steps - a.warmup, "heldout": True, "lr": 5e-5})
+    return out
+
+
+def summarize(results: list[tuple[dict, dict]]) -> dict:
+    import statistics
+
+    by = {}
+    for cfg, res in results:
+        by.setdefault(cfg["name"], []).append(res)
+    best = {k: max((r.get("tokens_per_s") or r.get("flops") or 0) for r in v) for k, v in by.items()}
+    s: dict = {"best": best}
+    for name, rs in by.items():
+        r = rs[0]
+        if "heldout_after" in r:
+            h0, h1 = r["heldout_before"], r["heldout_after"]
+            s.setdefault("quality", {})[name.split()[1]] = {
+                "heldout_before": statistics.mean(h0), "heldout_after": statistics.mean(h1),
+                "heldout_after_se": statistics.stdev(h1) / len(h1) ** 0.5, "tokens_per_s": r["tokens_per_s"]}
+        if "non_embedding_params" in r and name.startswith("full"):
+            s["non_embedding_params"] = r["non_embedding_params"]
+    n = s.get("non_embedding_params")
+    for name, v in best.items():
+        for dt in ("fp32", "bf16"):
+            peak = best.get(f"gemm {dt}")
+            if n and peak and not name.startswith(("gemm", "pretrain", "finetune", "clue", "quality")):
+                s.setdefault(f"share_of_{dt}_gemm", {})[name] = 6 * n * v / peak
+    s["simlab_over_plain"] = {k: best[f"{k} simlab"] / best[f"{k} plain"] for k in ("pretrain", "finetune", "clue")
+                              if best.get(f"{k} simlab") and best.get(f"{k} plain")}
+    for label in ("full", "frozen", "trimmed"):
+        if best.get(f"{label} fp32") and best.get(f"{label} bf16-master"):
+            s.setdefault("bf16_master_over_fp32", {})[label] = best[f"{label} bf16-master"] / best[f"{label} fp32"]
+    return s
+
+
+def markdown(s: dict, info: dict, a) -> str:
+    lines = [f"Machine: {info['cpu']} ({info['cpu_kind']}), {info['cores']} cores, {a.threads} torch threads, "
+             f"torch {info.get('torch')}; batch {B} x {T}; {a.warmup} warm-up + {a.steps} timed steps.", "",
+             "| configuration | tokens/s | x fp32 | share of fp32 GEMM | share of bf16 GEMM |", "|---|---:|---:|---:|---:|"]
+    for name, v in s["best"].items():
+        if name.startswith(("gemm", "pretrain", "finetune", "clue", "quality")):
+            continue
+        ref = s["best"].get(name.split()[0] + " fp32")
+        f32, b16 = s.get("share_of_fp32_gemm", {}).get(name), s.get("share_of_bf16_gemm", {}).get(name)
+        lines.append(f"| {name} | {v:,.0f} | {v / ref:.2f} | {f32:.0%} | " + (f"{b16:.0%} |" if b16 else "- |")
+                     if ref else f"| {name} | {v:,.0f} | | | |")
+    for dt in ("fp32", "bf16"):
+        if s["best"].get(f"gemm {dt}"):
+            lines.append(f"\n{dt} GEMM (torch.mm 2048 x 2048): {s['best'][f'gemm {dt}'] / 1e9:,.0f} GFLOP/s")
+    if s["simlab_over_plain"]:
+        lines += ["", "| trainer path | simlab tokens/s | plain tokens/s | simlab / plain |", "|---|---:|---:|---:|"]
+        for k, r in s["simlab_over_plain"].items():
+            lines.append(f"| {k} | {s['best'][k + ' simlab']:,.0f} | {s['best'][k + ' plain']:,.0f} | {r:.3f} |")
+    for p, q in s.get("quality", {}).items():
+        lines.append(f"\nquality {p}: held-out CoSENT loss {q['heldout_before']:.4f} -> {q['heldout_after']:.4f} "
+                     f"(± {q['heldout_after_se']:.4f} s.e.), {q['tokens_per_s']:,.0f} tokens/s")
+    return "\n".join(lines) + "\n"
+
+
+def record(s: dict, info: dict, a) -> None:
+    """Store the precision that trained fastest here (bf16-master only where it also matched fp32's held-out loss)
+    under this CPU kind in simlab/resources/train_precision.json."""
+    q = s.get("quality", {})
+    speed = s.get("bf16_master_over_fp32", {})
+    same = ("fp32" in q and "bf16-master" in q and abs(q["bf16-master"]["heldout_after"] - q["fp32"]["heldout_after"])
+            <= 2 * max(q["fp32"]["heldout_after_se"], q["bf16-master"]["heldout_after_se"]))
+    faster = bool(speed) and min(speed.values()) > 1.0
+    path = Path(__file__).resolve().parents[1] / "simlab" / "resources" / "train_precision.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["kinds"][info["cpu_kind"]] = {
+        "auto": "bf16-master" if same and faster else "fp32", "bf16_master_over_fp32": speed,
+        "heldout_loss": {k: round(v["heldout_after"], 4) for k, v in q.items()}, "cpu": info["cpu"],
+        "threads": a.threads, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv[1:])}
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--parts", default="speed,overhead", help="comma-separated: speed, overhead, quality")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=4, help="timed steps per configuration")
+    ap.add_argument("--quality-steps", type=int, default=60)
+    ap.add_argument("--repeat", type=int, default=1, help="overhead pairs: rounds, sides alternating")
+    ap.add_argument("--out-dir", default=".")
+    ap.add_argument("--record", action="store_true")
+    a = ap.parse_args()
+    import torch
+
+    if a.child:
+        cfg = json.loads(a.child)
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+        fn = {"loop": child_loop, "gemm": child_gemm, "trainer": child_trainer}[cfg["child"]]
+        print("RESULT " + json.dumps(fn(cfg)), flush=True)
+        return
+    from simlab.machine import cpu_has_bf16, machine_info
+
+    torch.set_num_threads(a.threads)
+    a.parts = a.parts.split(",")
+    info = machine_info()
+    trimmed = folder("e5-small-zh") is not None
+    notes = [] if trimmed else ["e5-small-zh is not built yet: the trimmed rows are skipped (simlab trim)"]
+    print(f"{info['cpu']} ({info['cpu_kind']}), {a.threads} threads; {'; '.join(notes)}", file=sys.stderr)
+    results = [(cfg, run_child(cfg, a.threads)) for cfg in configs(a, cpu_has_bf16(), trimmed)]
+    s = summarize(results)
+    doc = {"machine": info, "threads": a.threads, "batch": [B, T], "warmup": a.warmup, "steps": a.steps,
+           "notes": notes, "summary": s, "runs": [{**c, **r} for c, r in results], "command": sys.argv[1:]}
+    out = Path(a.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_train.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    md = markdown(s, info, a) + "".join(f"\nNote: {n}\n" for n in notes)
+    (out / "bench_train.md").write_text(md, encoding="utf-8")
+    print(md)
+    if a.record:
+        record(s, info, a)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,20 +5,20 @@ change (issue 22 item 1).
     SIMLAB_DATA=../shared/data .venv/bin/python benchmarks/bench_trim.py [--base e5-small] [--trimmed e5-small-zh]
         [--threads 2] [--rounds 3] [--steps 4] [--heldout] [--json out.json]
 
-- **load**: ``AutoModel.from_pretrained`` + ``AutoTokenizer.from_pretrained`` of the folder, best of ``--rounds``
-  (the page cache is warm after the first round for both);
+- **load**: ``AutoModel.from_pretrained`` + ``AutoTokenizer.from_pretrained`` of the folder, median of
+  ``--rounds`` (the page cache is warm after the first round for both);
 - **encode**: ``simlab.encode.load_encoder(NAME).encode`` of 1,024 STS-B test sentences, pooling last-avg, max
-  length 64, batch 64; best of ``--rounds``;
-- **training**: one forward + backward + ``torch.optim.AdamW`` step on a batch of 32 × 48 tokens (random ids from
-  the model's own vocabulary, full attention), loss = mean square of the last hidden state, fp32; after one warm-up
-  step, ``--steps`` timed steps; best of ``--rounds``. With ``frozen``, the embedding matrix has
-  ``requires_grad=False``;
+  length 64, batch 64; median of ``--rounds``;
+- **training**: one forward + backward + ``torch.optim.AdamW`` (defaults) step on a batch of 32 × 48 tokens
+  (random ids from the model's own vocabulary, full attention), loss = mean square of the last hidden state,
+  fp32; both models are in memory and their steps interleave (base, trimmed, base, ...); after one warm-up step
+  each, the median of ``--steps`` timed steps. With ``frozen``, the embedding matrix has ``requires_grad=False``;
 - **token changes**: the STS test texts (every STS task's test split) tokenised by both tokenizers; ``--heldout``
   also trims the tokenizer alone to news + clue (no STS text) and reports the share of STS test texts that then
   change, which is what an unseen corpus would see.
 
-Every measurement alternates base, trimmed, base, trimmed, ... so that load from other processes on a shared
-machine hits both alike; ratios compare numbers from the same run.
+Every measurement alternates base, trimmed, base, trimmed, ... and reports medians, so that load from other
+processes on a shared machine hits both alike; ratios compare numbers from the same run.
 """
 
 from __future__ import annotations
@@ -58,30 +58,37 @@ def encode_rate(name: str, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
-def train_rate(folder: str, steps: int, frozen: bool, batch: int = 32, length: int = 48) -> float:
+def train_step_times(folders: dict, steps: int, frozen: bool, batch: int = 32, length: int = 48) -> dict:
+    """Seconds of each timed training step per model, the models' steps interleaved (a, b, a, b, ...)."""
     import torch
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    torch.manual_seed(0)
-    model = AutoModel.from_pretrained(folder, add_pooling_layer=False).train()
-    if frozen:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    ids = torch.randint(5, model.config.vocab_size, (batch, length))
+    runs = {}
+    for key, folder in folders.items():
+        torch.manual_seed(0)
+        model = AutoModel.from_pretrained(folder, add_pooling_layer=False).train()
+        if frozen:
+            model.get_input_embeddings().weight.requires_grad_(False)
+        opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+        runs[key] = (model, opt, torch.randint(5, model.config.vocab_size, (batch, length)))
 
-    def step():
+    def step(model, opt, ids) -> float:
+        t0 = time.perf_counter()
         loss = model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.pow(2).mean()
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        return time.perf_counter() - t0
 
-    step()
-    t0 = time.perf_counter()
+    for run in runs.values():
+        step(*run)  # warm-up: allocates the optimizer state
+    times: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(steps):
-        step()
-    return steps * batch * length / (time.perf_counter() - t0)
+        for key, run in runs.items():
+            times[key].append(step(*run))
+    return times
 
 
 def size_facts(folder: str) -> dict:
@@ -133,7 +140,7 @@ def main() -> None:
     ap.add_argument("--trimmed", default="e5-small-zh")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=8, help="timed training steps per model, interleaved")
     ap.add_argument("--heldout", action="store_true")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -149,26 +156,29 @@ def main() -> None:
     folders = {k: _folder(v) for k, v in names.items()}
     sts_b = load_split("STS-B", "test")
     texts = list(dict.fromkeys(sts_b.sentences1 + sts_b.sentences2))[:1024]
-    res = {k: size_facts(f) | {"load_s": [], "encode": [], "train": [], "train_frozen": []}
-           for k, f in folders.items()}
+    res = {k: size_facts(f) | {"load_s": [], "encode": []} for k, f in folders.items()}
     for _ in range(args.rounds):
         for k in names:
             res[k]["load_s"].append(load_seconds(folders[k]))
         for k in names:
             res[k]["encode"].append(encode_rate(names[k], texts))
-        for frozen in (False, True):
-            for k in names:
-                res[k]["train_frozen" if frozen else "train"].append(train_rate(folders[k], args.steps, frozen))
-    best = {k: {"params": v["params"], "bytes": v["bytes"], "load_s": min(v["load_s"]),
-                "encode_per_s": max(v["encode"]), "train_tokens_per_s": max(v["train"]),
-                "train_frozen_tokens_per_s": max(v["train_frozen"]), "raw": v} for k, v in res.items()}
+    tokens = 32 * 48
+    for frozen in (False, True):
+        for k, t in train_step_times(folders, args.steps, frozen).items():
+            res[k]["train_frozen_step_s" if frozen else "train_step_s"] = t
+    best = {k: {"params": v["params"], "bytes": v["bytes"], "load_s": float(np.median(v["load_s"])),
+                "encode_per_s": float(np.median(v["encode"])),
+                "train_tokens_per_s": tokens / float(np.median(v["train_step_s"])),
+                "train_frozen_tokens_per_s": tokens / float(np.median(v["train_frozen_step_s"])), "raw": v}
+            for k, v in res.items()}
     sts_texts = sts_test_texts()
     report = {"cpu": describe(), "threads": args.threads, "names": names, "results": best,
               "token_changes": token_changes(folders["base"], folders["trimmed"], sts_texts)}
     if args.heldout:
         report["heldout"] = heldout_changes(folders["base"], sts_texts)
     b, t = best["base"], best["trimmed"]
-    print(f"# {report['cpu']}, {args.threads} threads, best of {args.rounds} rounds (alternating)")
+    print(f"# {report['cpu']}, {args.threads} threads; medians of {args.rounds} alternating rounds (load, encode) "
+          f"and of {args.steps} interleaved training steps")
     print(f"| | {names['base']} | {names['trimmed']} | ratio |")
     print("|---|---:|---:|---:|")
     for key, label, fmt in (("params", "parameters", "{:,}"), ("bytes", "model.safetensors (MiB)", "{:,.1f}"),

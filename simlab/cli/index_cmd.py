@@ -80,6 +80,7 @@ def _prepare_build(args):
         check_model_fit,
         check_pooling,
         check_positive,
+        local_config,
         model_folder,
     )
     from simlab.errors import BadInputError
@@ -127,8 +128,10 @@ def _prepare_build(args):
             _check_source(white, path, v.pooling, v.model.get("identity"), v.model.get("name"))
         dim = dim or v.dim
         _check_nlist(args.nlist, v.count if args.sample is None else min(args.sample, v.count), "vectors")
-    elif white is not None:
-        _check_source(white, path, args.pooling, _local_identity(args.model), args.model)
+    else:
+        if white is not None:
+            _check_source(white, path, args.pooling, _local_identity(args.model), args.model)
+        dim = dim or local_config(args.model).get("hidden_size")  # a local folder's d, known without loading it
     return check_params(args.index_type, dim, **params), white
 
 
@@ -176,10 +179,12 @@ def run_build(args) -> int:
     import sys
 
     from simlab.encode import load_encoder
+    from simlab.evaluate.settings import split_bg_suffix
     from simlab.io import write_folder
     from simlab.retrieval import Index, read_corpus
 
     params, white = _prepare_build(args)
+    whiten, beta, gamma = split_bg_suffix(args.whiten)
     if args.vectors:
         return run_build_vectors(args, params, white)
     corpus = read_corpus(args.corpus, args.format)
@@ -195,18 +200,16 @@ def run_build(args) -> int:
 
         check_k(args.k, encoder.dim, "--k", encoder.name)
     if white is not None and _local_identity(args.model) is None:  # a short name or hub id: known only now
-        _check_source(white, args.whiten, args.pooling, encoder.identity, args.model)
+        _check_source(white, whiten, args.pooling, encoder.identity, args.model)
     embed = None
     if args.cache:
         from simlab.encode.cache import cached_embed
 
         embed = cached_embed
     try:
-        from simlab.evaluate.settings import split_bg_suffix
-
-        whiten, beta, gamma = split_bg_suffix(args.whiten)
-        index = Index.build(corpus, encoder, pooling=args.pooling, whitening=whiten if white is None else white, k=args.k, beta=beta,
-                            gamma=gamma, kind=args.index_type, batch_size=args.batch_size, embed=embed, **params)
+        index = Index.build(corpus, encoder, pooling=args.pooling, whitening=whiten if white is None else white,
+                            k=args.k, beta=beta, gamma=gamma, kind=args.index_type, batch_size=args.batch_size,
+                            embed=embed, **params)
     except ValueError as exc:
         raise SystemExit(f"simlab index build: {exc}") from exc
     write_folder(args.out, index.save)  # built beside --out, then swapped in: a crash leaves --out as it was

@@ -65,15 +65,11 @@ def save_vectors(path: Path, vectors: np.ndarray, meta: dict[str, str]) -> Path:
 
 def load_vectors(path: Path) -> np.ndarray:
     """Read and verify a cache file; raise CorruptCacheError on any damage."""
-    from safetensors import safe_open
+    from simlab.io import load_safetensors
 
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = f.metadata() or {}
-            vectors = f.get_tensor("vectors")
-    except Exception as exc:  # truncated header, bad JSON, short data ...
-        raise CorruptCacheError(f"{path}: unreadable ({exc})") from exc
-    if meta.get("format") != FORMAT or _digest(vectors) != meta.get("sha256"):
+    tensors, meta = load_safetensors(path, "vector cache entry", CorruptCacheError)  # truncated, bad header, ...
+    vectors = tensors.get("vectors")
+    if vectors is None or meta.get("format") != FORMAT or _digest(vectors) != meta.get("sha256"):
         raise CorruptCacheError(f"{path}: checksum mismatch")
     return vectors
 

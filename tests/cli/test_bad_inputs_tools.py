@@ -93,6 +93,7 @@ INDEX = [
     (["--index-type", "ivf", "--nlist", "100000"], ["--nlist 100000", "60 documents"]),
     (["--index-type", "ivfpq", "--pq-m", "0"], ["--pq-m", "got 0"]),
     (["--index-type", "ivfpq", "--k", "30", "--pq-m", "4"], ["m=4", "divide", "30"]),
+    (["--index-type", "ivfpq", "--pq-m", "5"], ["m=5", "divide", "32"]),  # d from the model's config.json
     (["--index-type", "ivfpq", "--pq-nbits", "0"], ["--pq-nbits", "[1, 24]"]),  # faiss: segfault
     (["--index-type", "ivfpq", "--pq-nbits", "25"], ["--pq-nbits", "got 25"]),
     (["--hnsw-m", "16"], ["--hnsw-m applies to --index-type hnsw"]),

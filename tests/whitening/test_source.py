@@ -65,3 +65,15 @@ def test_damaged_whitening_files_name_the_file(fitted, tmp_path):
               metadata={"format": "simlab-whitening"})
     with pytest.raises(WhiteningError, match="damaged whitening file .metadata 'k'"):
         Whitening.load(p)
+
+
+def test_index_fit_records_its_pooling(tmp_path):
+    from simlab.retrieval import Corpus, Index
+
+    X = np.random.default_rng(0).normal(size=(80, 6))
+    index = Index.build(Corpus.from_texts([f"d{i}" for i in range(80)]), vectors=X, pooling="cls", whitening="fit")
+    index.save(tmp_path / "idx")
+    w = Whitening.load(tmp_path / "idx" / "whitening.safetensors")
+    assert (w.pooling, w.source_model) == ("cls", "precomputed")
+    with pytest.raises(WhiteningError, match="fitted on cls vectors"):
+        check_source(w, "idx/whitening.safetensors", pooling="last-avg")
