@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 B, T = 32, 48
+PATHS = ("core", "pretrain", "finetune", "clue")
 LCQMC = "LCQMC/LCQMC.valid.data"
 
 
@@ -178,136 +179,38 @@ def child_gemm(cfg: dict) -> dict:
     return {"flops": 2 * 2048 ** 3 * n / (time.perf_counter() - t0)}
 
 
-def step_timer():
-    from transformers import TrainerCallback
-
-    class StepTimer(TrainerCallback):
-        """perf_counter at each step end: the same few microseconds on both sides."""
-
-        times: list = []
-
-        def on_step_end(self, args, state, control, **kw):
-            self.times.append(time.perf_counter())
-
-    return StepTimer()
-
-
-def trainer_data(kind: str, tok, n: int):
-    texts = long_texts(tok, 2 * n)
-    if kind == "finetune":
-        from datasets import Dataset
-
-        return Dataset.from_dict({"sentence1": texts[:n], "sentence2": texts[n:], "score": [float(i % 2) for i in
-                                                                                              range(n)]})
-    if kind == "pretrain":
-        return [tok(t, truncation=True, max_length=T)["input_ids"] for t in texts[:n]]
-    return [(texts[i], texts[n + i], i % 2) for i in range(n)]
-
-
 def child_trainer(cfg: dict) -> dict:
-    """One side (simlab or plain) of one trainer path; see the module docstring."""
+    """One side (simlab or plain) of one trainer path (train_peers.py); ``profile``: CPU seconds per step by part."""
+    import cProfile
+    import pstats
+
     import torch
+    import train_peers
     from transformers import AutoTokenizer
 
     kind, side, steps = cfg["kind"], cfg["side"], cfg["warmup"] + cfg["steps"]
     path = folder("e5-small-zh" if kind == "pretrain" else "e5-small") or folder("e5-small")
     tok = AutoTokenizer.from_pretrained(path)
-    per_step = B // 2 if kind == "finetune" else B
-    data = trainer_data(kind, tok, per_step * steps)
-    timer = step_timer()
+    per_step = B // 2 if kind == "finetune" else B  # finetune: 16 pairs = 32 texts
+    data = train_peers.data(kind, tok, long_texts(tok, 2 * per_step * steps), per_step * steps)
+    timer = train_peers.step_timer()
     torch.manual_seed(0)
+    prof = cProfile.Profile(time.process_time) if cfg.get("profile") else None
     with tempfile.TemporaryDirectory() as out:
-        trainer = BUILDERS[kind](side, path, tok, data, out, per_step, steps)
+        trainer = train_peers.BUILDERS[kind](side, path, tok, data, out, per_step, steps)
         trainer.add_callback(timer)
         t0 = time.perf_counter()
+        prof.enable() if prof else None
         trainer.train()
+        prof.disable() if prof else None
         wall = time.perf_counter() - t0
-    t = timer.times
-    timed = len(t) - cfg["warmup"]
-    seconds = t[-1] - t[cfg["warmup"] - 1] if cfg["warmup"] else t[-1] - t0
-    return {"tokens_per_s": B * T * timed / seconds, "examples_per_s": per_step * timed / seconds,
-            "train_wall_s": wall, "steps": len(t)}
-
-
-def build_pretrain(side, path, tok, data, out, per_step, steps):
-    import torch
-    from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling, Trainer, TrainingArguments
-
-    model = AutoModelForMaskedLM.from_pretrained(path)
-    if side == "plain":
-        args = TrainingArguments(out, max_steps=steps, per_device_train_batch_size=per_step, use_cpu=True,
-                                 report_to="none")
-        return Trainer(model=model, args=args, train_dataset=[{"input_ids": d} for d in data],
-                       data_collator=DataCollatorForLanguageModeling(tok, mlm_probability=0.15))
-    from simlab.pretrain.mlm import MLMCollator
-    from simlab.train.args import training_args
-    from simlab.train.trainer import build_trainer
-
-    args = training_args(out, max_steps=steps, batch_size=per_step, precision="fp32", weight_decay=0.01,
-                         eval_strategy="no")
-    items = [{"input_ids": torch.tensor(d), "idx": i} for i, d in enumerate(data)]
-    return build_trainer(model, args, items, data_collator=MLMCollator(tok, seed=0), processing_class=tok,
-                         progress_stream=open(os.devnull, "w"))
-
-
-def build_finetune(side, path, tok, data, out, per_step, steps):
-    from sentence_transformers import (
-        SentenceTransformer,
-        SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
-    )
-    from sentence_transformers.sentence_transformer.losses import CoSENTLoss
-
-    model = SentenceTransformer(path, device="cpu")
-    model.max_seq_length = T
-    loss = CoSENTLoss(model)
-    if side == "plain":
-        args = SentenceTransformerTrainingArguments(out, max_steps=steps, per_device_train_batch_size=per_step,
-                                                    use_cpu=True, report_to="none")
-        return SentenceTransformerTrainer(model=model, args=args, train_dataset=data, loss=loss)
-    from simlab.finetune.trainer import FinetuneTrainer
-    from simlab.train.args import training_args
-    from simlab.train.trainer import build_trainer
-
-    args = training_args(out, max_steps=steps, batch_size=per_step, lr=5e-5, precision="fp32",
-                         args_cls=SentenceTransformerTrainingArguments, eval_strategy="no")
-    return build_trainer(model, args, data, trainer_cls=FinetuneTrainer, loss=loss,
-                         progress_stream=open(os.devnull, "w"))
-
-
-def build_clue(side, path, tok, data, out, per_step, steps):
-    from types import SimpleNamespace
-
-    from transformers import AutoModel
-
-    from simlab.clue.common import encode_text, special_ids
-
-    feats = [{"input_ids": encode_text(tok, a, b, T), "labels": y} for a, b, y in data]
-    if side == "plain":
-        from transformers import (
-            AutoModelForSequenceClassification,
-            DataCollatorWithPadding,
-            Trainer,
-            TrainingArguments,
-        )
-
-        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
-        args = TrainingArguments(out, max_steps=steps, per_device_train_batch_size=per_step, use_cpu=True,
-                                 report_to="none", warmup_steps=0.1, weight_decay=0.01)
-        return Trainer(model=model, args=args, train_dataset=feats, data_collator=DataCollatorWithPadding(tok))
-    from simlab.clue.batching import Collator
-    from simlab.clue.model import ClueModel
-    from simlab.clue.recipes import build_clue_trainer
-
-    model = ClueModel(AutoModel.from_pretrained(path), "classify", num_labels=2)
-    cfg = SimpleNamespace(recipe="short", lr=5e-5, head_lr_ratio=10.0, warmup=0.1, seed=0, epochs=1.0,
-                          max_steps=steps, batch_size=per_step, grad_accum=1, save_steps=10 ** 6, precision="fp32",
-                          minutes=None, batching="length")
-    return build_clue_trainer(model, feats, Collator(pad_id=special_ids(tok)[2], kind="classify"), out, cfg,
-                              stream=open(os.devnull, "w"))
-
-
-BUILDERS = {"pretrain": build_pretrain, "finetune": build_finetune, "clue": build_clue}
+    t, w = timer.times, cfg["warmup"]
+    seconds = t[-1] - (t[w - 1] if w else t0)
+    res = {"tokens_per_s": B * T * (len(t) - w) / seconds, "examples_per_s": per_step * (len(t) - w) / seconds,
+           "train_wall_s": wall, "steps": len(t)}
+    if prof:
+        res["cpu_s_per_step"] = train_peers.profile_breakdown(pstats.Stats(prof), len(t))
+    return res
 
 
 # ---------------------------------------------------------------- parent
@@ -340,10 +243,10 @@ def configs(a, bf16_native: bool, trimmed: bool) -> list[dict]:
                      **base} for p in precs]
     if "overhead" in a.parts:
         for r in range(a.repeat):
-            for kind in ("pretrain", "finetune", "clue"):
+            for kind in ("core", "pretrain", "finetune", "clue"):
                 sides = ("simlab", "plain") if r % 2 == 0 else ("plain", "simlab")
-                out += [{"name": f"{kind} {side}", "child": "trainer", "kind": kind, "side": side, **base}
-                        for side in sides]
+                out += [{"name": f"{kind} {side}", "child": "trainer", "kind": kind, "side": side,
+                         "profile": a.profile, **base} for side in sides if (kind, side) != ("clue", "plain")]
     if "quality" in a.parts:
         model = "e5-small-zh" if trimmed else "e5-small"
         for p in ["fp32"] + (["bf16-master"] if bf16_native else []):
@@ -373,9 +276,10 @@ def summarize(results: list[tuple[dict, dict]]) -> dict:
     for name, v in best.items():
         for dt in ("fp32", "bf16"):
             peak = best.get(f"gemm {dt}")
-            if n and peak and not name.startswith(("gemm", "pretrain", "finetune", "clue", "quality")):
+            if n and peak and not name.startswith(("gemm", "quality") + PATHS):
                 s.setdefault(f"share_of_{dt}_gemm", {})[name] = 6 * n * v / peak
-    s["simlab_over_plain"] = {k: best[f"{k} simlab"] / best[f"{k} plain"] for k in ("pretrain", "finetune", "clue")
+    best["clue plain"] = best.get("core plain")  # the same plain script (train_peers.build_clue)
+    s["simlab_over_plain"] = {k: best[f"{k} simlab"] / best[f"{k} plain"] for k in PATHS
                               if best.get(f"{k} simlab") and best.get(f"{k} plain")}
     for label in ("full", "frozen", "trimmed"):
         if best.get(f"{label} fp32") and best.get(f"{label} bf16-master"):
@@ -388,7 +292,7 @@ def markdown(s: dict, info: dict, a) -> str:
              f"torch {info.get('torch')}; batch {B} x {T}; {a.warmup} warm-up + {a.steps} timed steps.", "",
              "| configuration | tokens/s | x fp32 | share of fp32 GEMM | share of bf16 GEMM |", "|---|---:|---:|---:|---:|"]
     for name, v in s["best"].items():
-        if name.startswith(("gemm", "pretrain", "finetune", "clue", "quality")):
+        if name.startswith(("gemm", "quality") + PATHS):
             continue
         ref = s["best"].get(name.split()[0] + " fp32")
         f32, b16 = s.get("share_of_fp32_gemm", {}).get(name), s.get("share_of_bf16_gemm", {}).get(name)
@@ -435,6 +339,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="overhead pairs: rounds, sides alternating")
     ap.add_argument("--out-dir", default=".")
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="overhead part: cProfile (CPU time) each side")
     a = ap.parse_args()
     import torch
 

@@ -47,7 +47,7 @@ class FinetuneConfig:
 
     model: str
     out: str
-    objective: str = bounded("sbert", choices=OBJECTIVES)
+    objective: str = bounded("cosent", choices=OBJECTIVES)  # the measured winner at CPU budgets (docs/finetune.md)
     data: list[str] = field(default_factory=lambda: ["binary", "nli"])  # or "binary,nli"; normalised on init
     distill_from: str | None = None
     distill_weight: float = bounded(100.0, gt=0)

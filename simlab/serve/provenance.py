@@ -1,10 +1,12 @@
 """Is a whitening file the one for this model and pooling? Refuse it when it is not.
 
 A simlab whitening file records ``source_model`` (``name@weights-sha256`` for ``simlab whiten`` on text, the
-VECTORS_DIR's model for ``--vectors``) and ``fit_on``, but not the pooling. So:
+VECTORS_DIR's model for ``--vectors``), ``fit_on`` and, since issue 21, ``pooling``; older files lack the pooling.
+So:
 
 - model: the weights hash (or, for a bare name, the name) must equal the served encoder's;
-- pooling: when ``fit_on`` names it (``pooling=...``, as ``--fit-whitening`` writes) it must match; otherwise the
+- pooling: when the file records it (its ``pooling`` field, or ``pooling=...`` in ``fit_on`` as
+  ``--fit-whitening`` writes) it must match (:func:`simlab.whitening.source.check_source`); otherwise the
   probe sentences are pooled every available way and whitened with the file's (μ, W). Whitening makes the fitted
   vectors' covariance the identity (arXiv 2103.15316 §3.1), so for the pooling it was fitted on the mean squared
   whitened norm per component, s = E‖(x − μ)W‖² / k, is of order 1; for another pooling μ and W are a foreign
@@ -53,6 +55,11 @@ def check_model(white, encoder, path: str) -> str:
 
 def check_pooling(white, encoder, pooling: str, path: str, probes) -> dict:
     """Raise WhiteningError when the file was fitted on another pooling; returns the evidence for ``/info``."""
+    if getattr(white, "pooling", None):
+        from simlab.whitening.source import check_source
+
+        check_source(white, path, pooling=pooling)
+        return {"pooling": "recorded in the file"}
     named = re.search(r"pooling=([\w-]+)", white.fit_on or "")
     if named:
         if named.group(1) != pooling:

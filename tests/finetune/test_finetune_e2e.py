@@ -39,7 +39,7 @@ def load_st(folder):
 @pytest.fixture(scope="module")
 def finetuned(tiny_model, tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("ft") / "sbert"
-    assert finetune_cli(tiny_model, tiny_data, out, "--max-steps", "4", "--save-steps", "2",
+    assert finetune_cli(tiny_model, tiny_data, out, "--objective", "sbert", "--max-steps", "4", "--save-steps", "2",
                         "--distill-from", str(tiny_model)) == 0
     return out
 
@@ -108,7 +108,8 @@ def test_checkpoint_holds_the_loss_head_and_loading_restores_it(tiny_model, tiny
     from simlab.train.checkpoint import MANIFEST, verify_checkpoint
 
     out = tmp_path / "ft"
-    finetune(FinetuneConfig(model=str(tiny_model), out=str(out), data_dir=str(tiny_data), batch_size=4, save_steps=2,
+    finetune(FinetuneConfig(model=str(tiny_model), out=str(out), objective="sbert", data_dir=str(tiny_data),
+                            batch_size=4, save_steps=2,
                             logging_steps=1, examples=False, max_steps=2, keep_checkpoints=True))
     ckpt = out / "checkpoints" / "checkpoint-2"
     assert (ckpt / LOSS_STATE).is_file() and (ckpt / "simlab-complete").is_file()
