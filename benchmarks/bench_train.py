@@ -148,20 +148,22 @@ def child_loop(cfg: dict) -> dict:
     before = held()
     handle = BF16Compute(model) if cfg["precision"] == "bf16-master" else None
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["precision"] == "bf16")
-    times, losses = [], []
+    times, cpu, losses = [], [], []
     for batch, y in batches:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with autocast:
             loss = loop_loss(model, batch, y)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         losses.append(float(loss))
     if handle:
         handle.remove()
-    timed = times[cfg["warmup"]:]
-    return {"tokens_per_s": B * T * len(timed) / sum(timed), "step_s": timed, "train_loss": losses,
+    timed, w = times[cfg["warmup"]:], cfg["warmup"]
+    return {"tokens_per_s": B * T * len(timed) / sum(timed), "tokens_per_cpu_s": B * T * len(timed) / sum(cpu[w:]),
+            "step_s": timed, "train_loss": losses,
             "non_embedding_params": non_embedding_params(model),
             "params": sum(p.numel() for p in model.parameters()), "heldout_before": before, "heldout_after": held()}
 
@@ -173,10 +175,11 @@ def child_gemm(cfg: dict) -> dict:
     a, b = torch.randn(2048, 2048).to(dtype), torch.randn(2048, 2048).to(dtype)
     for _ in range(3):
         torch.mm(a, b)
-    t0, n = time.perf_counter(), 10
+    t0, c0, n = time.perf_counter(), time.process_time(), 10
     for _ in range(n):
         torch.mm(a, b)
-    return {"flops": 2 * 2048 ** 3 * n / (time.perf_counter() - t0)}
+    return {"flops": 2 * 2048 ** 3 * n / (time.perf_counter() - t0),
+            "flops_per_cpu_s": 2 * 2048 ** 3 * n / (time.process_time() - c0)}
 
 
 def child_trainer(cfg: dict) -> dict:
@@ -204,10 +207,10 @@ def child_trainer(cfg: dict) -> dict:
         trainer.train()
         prof.disable() if prof else None
         wall = time.perf_counter() - t0
-    t, w = timer.times, cfg["warmup"]
-    seconds = t[-1] - (t[w - 1] if w else t0)
+    t, c, w = timer.times, timer.cpu, max(1, cfg["warmup"])
+    seconds, cpu = t[-1] - t[w - 1], c[-1] - c[w - 1]
     res = {"tokens_per_s": B * T * (len(t) - w) / seconds, "examples_per_s": per_step * (len(t) - w) / seconds,
-           "train_wall_s": wall, "steps": len(t)}
+           "tokens_per_cpu_s": B * T * (len(t) - w) / cpu, "train_wall_s": wall, "steps": len(t)}
     if prof:
         res["cpu_s_per_step"] = train_peers.profile_breakdown(pstats.Stats(prof), len(t))
     return res
@@ -224,7 +227,8 @@ def run_child(cfg: dict, threads: int) -> dict:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     res = json.loads(lines[-1][7:]) if proc.returncode == 0 and lines else {"error": proc.stderr.strip()[-600:]}
     res["process_s"] = round(time.perf_counter() - t0, 1)
-    print(f"  {cfg['name']:<28} {res.get('tokens_per_s', float('nan')):>9.0f} tok/s  ({res['process_s']} s)"
+    rate = f"{res['flops'] / 1e9:>9.0f} GFLOP/s" if "flops" in res else f"{res.get('tokens_per_s', 0):>9.0f} tok/s"
+    print(f"  {cfg['name']:<28} {rate}  ({res['process_s']} s)"
           + (f"  ERROR {res['error'][-200:]}" if "error" in res else ""), file=sys.stderr, flush=True)
     return res
 
@@ -238,7 +242,7 @@ def configs(a, bf16_native: bool, trimmed: bool) -> list[dict]:
         models = [("full", "e5-small", False), ("frozen", "e5-small", True)]
         models += [("trimmed", "e5-small-zh", False)] if trimmed else []
         for label, model, frozen in models:
-            precs = ["fp32"] + (["bf16-master"] + (["bf16"] if label == "full" else []) if bf16_native else [])
+            precs = ["fp32"] + (["bf16-master", "bf16"] if bf16_native else [])
             out += [{"name": f"{label} {p}", "child": "loop", "model": model, "frozen": frozen, "precision": p,
                      **base} for p in precs]
     if "overhead" in a.parts:
@@ -262,10 +266,11 @@ def summarize(results: list[tuple[dict, dict]]) -> dict:
     for cfg, res in results:
         by.setdefault(cfg["name"], []).append(res)
     best = {k: max((r.get("tokens_per_s") or r.get("flops") or 0) for r in v) for k, v in by.items()}
-    s: dict = {"best": best}
-    for name, rs in by.items():
+    cpu = {k: max(r.get("tokens_per_cpu_s") or r.get("flops_per_cpu_s") or 0 for r in v) for k, v in by.items()}
+    s: dict = {"best": best, "best_per_cpu_second": cpu}
+    for name, rs in by.items():  # quality: one run per arm
         r = rs[0]
-        if "heldout_after" in r:
+        if r.get("heldout_after"):
             h0, h1 = r["heldout_before"], r["heldout_after"]
             s.setdefault("quality", {})[name.split()[1]] = {
                 "heldout_before": statistics.mean(h0), "heldout_after": statistics.mean(h1),
@@ -273,41 +278,60 @@ def summarize(results: list[tuple[dict, dict]]) -> dict:
         if "non_embedding_params" in r and name.startswith("full"):
             s["non_embedding_params"] = r["non_embedding_params"]
     n = s.get("non_embedding_params")
-    for name, v in best.items():
-        for dt in ("fp32", "bf16"):
-            peak = best.get(f"gemm {dt}")
-            if n and peak and not name.startswith(("gemm", "quality") + PATHS):
-                s.setdefault(f"share_of_{dt}_gemm", {})[name] = 6 * n * v / peak
-    best["clue plain"] = best.get("core plain")  # the same plain script (train_peers.build_clue)
-    s["simlab_over_plain"] = {k: best[f"{k} simlab"] / best[f"{k} plain"] for k in PATHS
-                              if best.get(f"{k} simlab") and best.get(f"{k} plain")}
-    for label in ("full", "frozen", "trimmed"):
-        if best.get(f"{label} fp32") and best.get(f"{label} bf16-master"):
-            s.setdefault("bf16_master_over_fp32", {})[label] = best[f"{label} bf16-master"] / best[f"{label} fp32"]
+    for rates, suffix in ((best, ""), (cpu, "_per_cpu_second")):  # achieved FLOP/s over GEMM FLOP/s
+        for name, v in rates.items():
+            for dt in ("fp32", "bf16"):
+                peak = rates.get(f"gemm {dt}")
+                if n and peak and not name.startswith(("gemm", "quality") + PATHS):
+                    s.setdefault(f"share_of_{dt}_gemm{suffix}", {})[name] = 6 * n * v / peak
+    for rates, suffix in ((best, ""), (cpu, "_per_cpu_second")):
+        rates["clue plain"] = rates.get("core plain")  # the same plain script (train_peers.build_clue)
+        s["simlab_over_plain" + suffix] = {k: rates[f"{k} simlab"] / rates[f"{k} plain"] for k in PATHS
+                                           if rates.get(f"{k} simlab") and rates.get(f"{k} plain")}
+        for label in ("full", "frozen", "trimmed"):
+            if rates.get(f"{label} fp32") and rates.get(f"{label} bf16-master"):
+                ratio = rates[f"{label} bf16-master"] / rates[f"{label} fp32"]
+                s.setdefault("bf16_master_over_fp32" + suffix, {})[label] = ratio
+    q = s.get("quality", {})
+    if "fp32" in q and "bf16-master" in q:
+        q["bf16_master_minus_fp32"] = q["bf16-master"]["heldout_after"] - q["fp32"]["heldout_after"]
     return s
 
 
 def markdown(s: dict, info: dict, a) -> str:
     lines = [f"Machine: {info['cpu']} ({info['cpu_kind']}), {info['cores']} cores, {a.threads} torch threads, "
              f"torch {info.get('torch')}; batch {B} x {T}; {a.warmup} warm-up + {a.steps} timed steps.", "",
-             "| configuration | tokens/s | x fp32 | share of fp32 GEMM | share of bf16 GEMM |", "|---|---:|---:|---:|---:|"]
+             "Wall: tokens/s; CPU: tokens per second of the process's CPU time (at 1 thread, what a quiet core "
+             "would give). Share = 6 x non-embedding params x tokens/s over the GEMM's FLOP/s, both wall or both CPU.",
+             "", "| configuration | wall tokens/s | x fp32 | share fp32 / bf16 GEMM | CPU tokens/s | x fp32 "
+             "| share fp32 / bf16 GEMM |", "|---|---:|---:|---:|---:|---:|---:|"]
+    cpu = s["best_per_cpu_second"]
     for name, v in s["best"].items():
         if name.startswith(("gemm", "quality") + PATHS):
             continue
-        ref = s["best"].get(name.split()[0] + " fp32")
-        f32, b16 = s.get("share_of_fp32_gemm", {}).get(name), s.get("share_of_bf16_gemm", {}).get(name)
-        lines.append(f"| {name} | {v:,.0f} | {v / ref:.2f} | {f32:.0%} | " + (f"{b16:.0%} |" if b16 else "- |")
-                     if ref else f"| {name} | {v:,.0f} | | | |")
+        ref, cref = s["best"].get(name.split()[0] + " fp32"), cpu.get(name.split()[0] + " fp32")
+
+        def share(suffix, name=name):
+            f32 = s.get(f"share_of_fp32_gemm{suffix}", {}).get(name)
+            b16 = s.get(f"share_of_bf16_gemm{suffix}", {}).get(name)
+            return (f"{f32:.0%}" if f32 else "-") + " / " + (f"{b16:.0%}" if b16 else "-")
+
+        lines.append(f"| {name} | {v:,.0f} | {v / ref:.2f} | {share('')} | {cpu[name]:,.0f} | {cpu[name] / cref:.2f} "
+                     f"| {share('_per_cpu_second')} |")
     for dt in ("fp32", "bf16"):
         if s["best"].get(f"gemm {dt}"):
-            lines.append(f"\n{dt} GEMM (torch.mm 2048 x 2048): {s['best'][f'gemm {dt}'] / 1e9:,.0f} GFLOP/s")
+            lines.append(f"\n{dt} GEMM (torch.mm 2048 x 2048): {s['best'][f'gemm {dt}'] / 1e9:,.0f} GFLOP/s wall, "
+                         f"{cpu[f'gemm {dt}'] / 1e9:,.0f} per CPU-second")
     if s["simlab_over_plain"]:
-        lines += ["", "| trainer path | simlab tokens/s | plain tokens/s | simlab / plain |", "|---|---:|---:|---:|"]
+        lines += ["", "| trainer path | simlab tokens/s | plain tokens/s | simlab / plain | per CPU-s: simlab / plain |",
+                  "|---|---:|---:|---:|---:|"]
         for k, r in s["simlab_over_plain"].items():
-            lines.append(f"| {k} | {s['best'][k + ' simlab']:,.0f} | {s['best'][k + ' plain']:,.0f} | {r:.3f} |")
+            lines.append(f"| {k} | {s['best'][k + ' simlab']:,.0f} | {s['best'][k + ' plain']:,.0f} | {r:.3f} | "
+                         f"{s['simlab_over_plain_per_cpu_second'].get(k, float('nan')):.3f} |")
     for p, q in s.get("quality", {}).items():
-        lines.append(f"\nquality {p}: held-out CoSENT loss {q['heldout_before']:.4f} -> {q['heldout_after']:.4f} "
-                     f"(± {q['heldout_after_se']:.4f} s.e.), {q['tokens_per_s']:,.0f} tokens/s")
+        if isinstance(q, dict):
+            lines.append(f"\nquality {p}: held-out CoSENT loss {q['heldout_before']:.4f} -> {q['heldout_after']:.4f} "
+                         f"(± {q['heldout_after_se']:.4f} s.e. over batches), {q['tokens_per_s']:,.0f} tokens/s")
     return "\n".join(lines) + "\n"
 
 
@@ -323,7 +347,8 @@ def record(s: dict, info: dict, a) -> None:
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["kinds"][info["cpu_kind"]] = {
         "auto": "bf16-master" if same and faster else "fp32", "bf16_master_over_fp32": speed,
-        "heldout_loss": {k: round(v["heldout_after"], 4) for k, v in q.items()}, "cpu": info["cpu"],
+        "heldout_loss": {k: round(v["heldout_after"], 4) for k, v in q.items() if isinstance(v, dict)},
+        "cpu": info["cpu"],
         "threads": a.threads, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv[1:])}
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

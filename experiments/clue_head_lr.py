@@ -105,13 +105,14 @@ def head_run(model_dir, train, dev, out, steps: int, **overrides) -> dict:
 
 
 SETTINGS = [("8739", {"recipe": "8739"}),
-            ("short lr 5e-5 head x1", {"recipe": "short", "head_lr_ratio": 1.0}),
-            ("short lr 5e-5 head x3", {"recipe": "short", "head_lr_ratio": 3.0}),
-            ("short lr 5e-5 head x10 (default)", {"recipe": "short"}),
-            ("short lr 5e-5 head x30", {"recipe": "short", "head_lr_ratio": 30.0}),
-            ("short lr 2e-5 head x10", {"recipe": "short", "lr": 2e-5}),
-            ("short lr 1e-4 head x10", {"recipe": "short", "lr": 1e-4}),
-            ("short lr 5e-5 head x10, no warmup", {"recipe": "short", "warmup": 0.0})]
+            ("short lr 5e-5 head x1", {"recipe": "short", "lr": 5e-5, "head_lr_ratio": 1.0}),
+            ("short lr 5e-5 head x3", {"recipe": "short", "lr": 5e-5, "head_lr_ratio": 3.0}),
+            ("short lr 5e-5 head x10", {"recipe": "short", "lr": 5e-5, "head_lr_ratio": 10.0}),
+            ("short lr 5e-5 head x30", {"recipe": "short", "lr": 5e-5, "head_lr_ratio": 30.0}),
+            ("short lr 2e-5 head x10", {"recipe": "short", "lr": 2e-5, "head_lr_ratio": 10.0}),
+            ("short lr 1e-4 head x10", {"recipe": "short", "lr": 1e-4, "head_lr_ratio": 10.0}),
+            ("short lr 1e-4 head x30 (default)", {"recipe": "short"}),
+            ("short lr 1e-4 head x30, no warmup", {"recipe": "short", "warmup": 0.0})]
 
 
 def main() -> None:

@@ -47,9 +47,9 @@ def _register_run(csub) -> None:
     r.add_argument("--max-length", type=int, default=None, help="default: the task's (128; CMRC/C3 512; CHID 64)")
     r.add_argument("--batch-size", type=int, default=None, help="default: the task's (32; CMRC 16; C3 4; CHID 12)")
     r.add_argument("--grad-accum", type=int, default=None, help="default: the task's (1; CMRC/CHID 2; C3 4)")
-    r.add_argument("--lr", type=float, default=None, help="backbone learning rate; default 5e-5 (short), 5e-4 (8739)")
+    r.add_argument("--lr", type=float, default=None, help="backbone learning rate; default 1e-4 (short), 5e-4 (8739)")
     r.add_argument("--head-lr-ratio", type=float, default=None,
-                   help="recipe short: the head's learning rate over the backbone's (default 10)")
+                   help="recipe short: the head's learning rate over the backbone's (default 30)")
     r.add_argument("--warmup", type=float, default=None,
                    help="recipe short: warmup as a share of the steps, in [0, 1) (default 0.1)")
     r.add_argument("--pooling", default="cls",

@@ -2,13 +2,13 @@
 
 | recipe  | optimizer | learning rate                                   | schedule                     | clip | decay |
 |---------|-----------|-------------------------------------------------|------------------------------|------|-------|
-| `short` | AdamW     | backbone ``lr`` (5e-5), head ``lr·head_lr_ratio`` (10x) | linear warmup (10 %), linear decay | 1.0  | 0.01  |
+| `short` | AdamW     | backbone ``lr`` (1e-4), head ``lr·head_lr_ratio`` (30x) | linear warmup (10 %), linear decay | 1.0  | 0.01  |
 | `8739`  | AdaFactor | ``lr`` (5e-4) for every weight                  | constant, no warmup          | none | none  |
 
 AdaFactor multiplies each update by the parameter's RMS (``multiply_by_parameter_scale``, Shazeer & Stern 2018),
 so a dense head initialised with std 0.02 moves about lr·0.02 = 1e-5 per step: it leaves the label prior only
 after hundreds of steps, which the 8739 runs (10 epochs of the full data) have and a CPU-budget run does not.
-AdamW's step is about lr per weight whatever the weight's scale, and the head gets 10x the backbone's rate, as in
+AdamW's step is about lr per weight whatever the weight's scale, and the head gets 30x the backbone's rate, as in
 ULMFiT's discriminative fine-tuning (Howard & Ruder 2018). Weight decay skips biases and normalisation weights
 (every tensor of fewer than two dimensions), as BERT's ``AdamWeightDecay`` excludes LayerNorm and bias.
 

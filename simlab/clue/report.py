@@ -105,8 +105,11 @@ def _row(s: dict) -> dict:
         extra = f"EM {dev.get('em', 0):.2f} / F1 {dev.get('f1', 0):.2f}"
     tp = s.get("test", {}).get("test_public", {})
     length = f"{s['max_steps']} steps" if s.get("max_steps") else f"{s['epochs']:g} ep"
-    setting = (f"{s['recipe']}, " if s.get("recipe") else "") + \
-        f"{length}, len {s['max_length']}, bs {s['batch_size']}x{s['grad_accum']}"
+    recipe = ""
+    if s.get("recipe"):
+        head = f", head {s['head_lr_ratio']:g}x" if s.get("head_lr_ratio") else ""
+        recipe = f"{s['recipe']} lr {s['lr']:g}{head}, "
+    setting = recipe + f"{length}, len {s['max_length']}, bs {s['batch_size']}x{s['grad_accum']}"
     train = s["counts"]["train"]
     if s.get("limit"):
         setting += f", --limit {s['limit']}"

@@ -70,7 +70,7 @@ def test_every_number_field_has_a_range():
 
 def test_resolved_defaults_follow_the_recipe_and_pass_the_checks():
     short, exact = resolved(ClueConfig(task="c3")), resolved(ClueConfig(task="c3", recipe="8739"))
-    assert (short.lr, short.head_lr_ratio, short.warmup) == (5e-5, 10.0, 0.1)
+    assert (short.lr, short.head_lr_ratio, short.warmup) == (1e-4, 30.0, 0.1)
     assert (exact.lr, exact.head_lr_ratio, exact.warmup) == (5e-4, None, None)  # one constant lr, no warmup
     assert (exact.max_length, exact.batch_size, exact.grad_accum, exact.epochs) == (512, 4, 4, 10)
     check_config(short)

@@ -149,7 +149,7 @@ def test_truncated_newest_checkpoint_falls_back_with_one_warning(runs, tiny_bert
     _assert_same_run(runs["root"] / "whole", out)
 
 
-@pytest.mark.parametrize("change,needle", [(["--lr", "1e-3"], "lr 5e-05 -> 0.001"),
+@pytest.mark.parametrize("change,needle", [(["--lr", "1e-3"], "lr 0.0001 -> 0.001"),
                                            (["--batch-size", "8"], "batch_size 4 -> 8"),
                                            (["--recipe", "8739"], 'recipe "short" -> "8739"')])
 def test_resume_with_a_changed_setting_is_refused_naming_it(runs, tiny_bert, change, needle):

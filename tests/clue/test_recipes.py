@@ -119,7 +119,7 @@ def test_recipe_choice_reaches_the_trainer(tmp_path, one_torch_thread):
     short = build_clue_trainer(model, rows, Collator(0, "classify"), tmp_path / "s",
                                resolved(ClueConfig(task="afqmc", max_steps=10, precision="fp32")))
     assert isinstance(short.optimizer, torch.optim.AdamW) and short.args.lr_scheduler_type == "linear"
-    assert sorted({g["lr"] for g in short.optimizer.param_groups}) == [5e-5, 5e-4] and short.args.max_grad_norm == 1
+    assert sorted({g["lr"] for g in short.optimizer.param_groups}) == [1e-4, 3e-3] and short.args.max_grad_norm == 1
     exact = build_clue_trainer(model, rows, Collator(0, "classify"), tmp_path / "e",
                                resolved(ClueConfig(task="afqmc", recipe="8739", max_steps=10, precision="fp32")))
     assert isinstance(exact.optimizer, AdaFactor) and exact.args.lr_scheduler_type == "constant"
