@@ -39,7 +39,6 @@ import time
 from pathlib import Path
 
 B, T = 32, 48
-PATHS = ("core", "pretrain", "finetune", "clue")
 LCQMC = "LCQMC/LCQMC.valid.data"
 
 
@@ -259,104 +258,10 @@ def configs(a, bf16_native: bool, trimmed: bool) -> list[dict]:
     return out
 
 
-def summarize(results: list[tuple[dict, dict]]) -> dict:
-    import statistics
-
-    by = {}
-    for cfg, res in results:
-        by.setdefault(cfg["name"], []).append(res)
-    best = {k: max((r.get("tokens_per_s") or r.get("flops") or 0) for r in v) for k, v in by.items()}
-    cpu = {k: max(r.get("tokens_per_cpu_s") or r.get("flops_per_cpu_s") or 0 for r in v) for k, v in by.items()}
-    s: dict = {"best": best, "best_per_cpu_second": cpu}
-    for name, rs in by.items():  # quality: one run per arm
-        r = rs[0]
-        if r.get("heldout_after"):
-            h0, h1 = r["heldout_before"], r["heldout_after"]
-            s.setdefault("quality", {})[name.split()[1]] = {
-                "heldout_before": statistics.mean(h0), "heldout_after": statistics.mean(h1),
-                "heldout_after_se": statistics.stdev(h1) / len(h1) ** 0.5, "tokens_per_s": r["tokens_per_s"]}
-        if "non_embedding_params" in r and name.startswith("full"):
-            s["non_embedding_params"] = r["non_embedding_params"]
-    n = s.get("non_embedding_params")
-    for rates, suffix in ((best, ""), (cpu, "_per_cpu_second")):  # achieved FLOP/s over GEMM FLOP/s
-        for name, v in rates.items():
-            for dt in ("fp32", "bf16"):
-                peak = rates.get(f"gemm {dt}")
-                if n and peak and not name.startswith(("gemm", "quality") + PATHS):
-                    s.setdefault(f"share_of_{dt}_gemm{suffix}", {})[name] = 6 * n * v / peak
-    for rates, suffix in ((best, ""), (cpu, "_per_cpu_second")):
-        rates["clue plain"] = rates.get("core plain")  # the same plain script (train_peers.build_clue)
-        s["simlab_over_plain" + suffix] = {k: rates[f"{k} simlab"] / rates[f"{k} plain"] for k in PATHS
-                                           if rates.get(f"{k} simlab") and rates.get(f"{k} plain")}
-        for label in ("full", "frozen", "trimmed"):
-            if rates.get(f"{label} fp32") and rates.get(f"{label} bf16-master"):
-                ratio = rates[f"{label} bf16-master"] / rates[f"{label} fp32"]
-                s.setdefault("bf16_master_over_fp32" + suffix, {})[label] = ratio
-    q = s.get("quality", {})
-    if "fp32" in q and "bf16-master" in q:
-        q["bf16_master_minus_fp32"] = q["bf16-master"]["heldout_after"] - q["fp32"]["heldout_after"]
-    return s
-
-
-def markdown(s: dict, info: dict, a) -> str:
-    lines = [f"Machine: {info['cpu']} ({info['cpu_kind']}), {info['cores']} cores, {a.threads} torch threads, "
-             f"torch {info.get('torch')}; batch {B} x {T}; {a.warmup} warm-up + {a.steps} timed steps.", "",
-             "Wall: tokens/s; CPU: tokens per second of the process's CPU time (at 1 thread, what a quiet core "
-             "would give). Share = 6 x non-embedding params x tokens/s over the GEMM's FLOP/s, both wall or both CPU.",
-             "", "| configuration | wall tokens/s | x fp32 | share fp32 / bf16 GEMM | CPU tokens/s | x fp32 "
-             "| share fp32 / bf16 GEMM |", "|---|---:|---:|---:|---:|---:|---:|"]
-    cpu = s["best_per_cpu_second"]
-    for name, v in s["best"].items():
-        if name.startswith(("gemm", "quality") + PATHS):
-            continue
-        ref, cref = s["best"].get(name.split()[0] + " fp32"), cpu.get(name.split()[0] + " fp32")
-
-        def share(suffix, name=name):
-            f32 = s.get(f"share_of_fp32_gemm{suffix}", {}).get(name)
-            b16 = s.get(f"share_of_bf16_gemm{suffix}", {}).get(name)
-            return (f"{f32:.0%}" if f32 else "-") + " / " + (f"{b16:.0%}" if b16 else "-")
-
-        lines.append(f"| {name} | {v:,.0f} | {v / ref:.2f} | {share('')} | {cpu[name]:,.0f} | {cpu[name] / cref:.2f} "
-                     f"| {share('_per_cpu_second')} |")
-    for dt in ("fp32", "bf16"):
-        if s["best"].get(f"gemm {dt}"):
-            lines.append(f"\n{dt} GEMM (torch.mm 2048 x 2048): {s['best'][f'gemm {dt}'] / 1e9:,.0f} GFLOP/s wall, "
-                         f"{cpu[f'gemm {dt}'] / 1e9:,.0f} per CPU-second")
-    if s["simlab_over_plain"]:
-        lines += ["", "| trainer path | simlab tokens/s | plain tokens/s | simlab / plain | per CPU-s: simlab / plain |",
-                  "|---|---:|---:|---:|---:|"]
-        for k, r in s["simlab_over_plain"].items():
-            lines.append(f"| {k} | {s['best'][k + ' simlab']:,.0f} | {s['best'][k + ' plain']:,.0f} | {r:.3f} | "
-                         f"{s['simlab_over_plain_per_cpu_second'].get(k, float('nan')):.3f} |")
-    for p, q in s.get("quality", {}).items():
-        if isinstance(q, dict):
-            lines.append(f"\nquality {p}: held-out CoSENT loss {q['heldout_before']:.4f} -> {q['heldout_after']:.4f} "
-                         f"(± {q['heldout_after_se']:.4f} s.e. over batches), {q['tokens_per_s']:,.0f} tokens/s")
-    return "\n".join(lines) + "\n"
-
-
-def record(s: dict, info: dict, a) -> None:
-    """Store the precision that trained fastest here (bf16-master only where it also matched fp32's held-out loss)
-    under this CPU kind in simlab/resources/train_precision.json."""
-    q = s.get("quality", {})
-    speed = s.get("bf16_master_over_fp32", {})
-    same = ("fp32" in q and "bf16-master" in q and abs(q["bf16-master"]["heldout_after"] - q["fp32"]["heldout_after"])
-            <= 2 * max(q["fp32"]["heldout_after_se"], q["bf16-master"]["heldout_after_se"]))
-    faster = bool(speed) and min(speed.values()) > 1.0
-    path = Path(__file__).resolve().parents[1] / "simlab" / "resources" / "train_precision.json"
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    doc["kinds"][info["cpu_kind"]] = {
-        "auto": "bf16-master" if same and faster else "fp32", "bf16_master_over_fp32": speed,
-        "heldout_loss": {k: round(v["heldout_after"], 4) for k, v in q.items() if isinstance(v, dict)},
-        "cpu": info["cpu"],
-        "threads": a.threads, "date": time.strftime("%Y-%m-%d"), "command": " ".join(sys.argv[1:])}
-    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--parts", default="speed,overhead", help="comma-separated: speed, overhead, quality")
+    ap.add_argument("--parts", default="speed,overhead,quality", help="comma-separated: speed, overhead, quality")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=4, help="timed steps per configuration")
@@ -374,6 +279,8 @@ def main() -> None:
         fn = {"loop": child_loop, "gemm": child_gemm, "trainer": child_trainer}[cfg["child"]]
         print("RESULT " + json.dumps(fn(cfg)), flush=True)
         return
+    import train_report
+
     from simlab.machine import cpu_has_bf16, machine_info
 
     torch.set_num_threads(a.threads)
@@ -383,17 +290,17 @@ def main() -> None:
     notes = [] if trimmed else ["e5-small-zh is not built yet: the trimmed rows are skipped (simlab trim)"]
     print(f"{info['cpu']} ({info['cpu_kind']}), {a.threads} threads; {'; '.join(notes)}", file=sys.stderr)
     results = [(cfg, run_child(cfg, a.threads)) for cfg in configs(a, cpu_has_bf16(), trimmed)]
-    s = summarize(results)
+    s = train_report.summarize(results)
     doc = {"machine": info, "threads": a.threads, "batch": [B, T], "warmup": a.warmup, "steps": a.steps,
            "notes": notes, "summary": s, "runs": [{**c, **r} for c, r in results], "command": sys.argv[1:]}
     out = Path(a.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_train.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    md = markdown(s, info, a) + "".join(f"\nNote: {n}\n" for n in notes)
+    md = train_report.markdown(s, info, a) + "".join(f"\nNote: {n}\n" for n in notes)
     (out / "bench_train.md").write_text(md, encoding="utf-8")
     print(md)
     if a.record:
-        record(s, info, a)
+        train_report.record(s, info, a)
 
 
 if __name__ == "__main__":

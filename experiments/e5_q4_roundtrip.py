@@ -9,7 +9,7 @@ tensors) went through ggml's Q4_0 once: blocks of 32 along a row, d = (the block
 as fp16, q = min(15, ⌊x/d + 8.5⌋), x̂ = (q − 8)·d (ggml ``quantize_row_q4_0_ref``; every block of the file holds a
 nibble 0, as this scheme gives). The fp32 original is not available here, so this measures what such a round trip
 does instead, on the cmteb protocol (``query: `` before both sentences, max length 512, last-avg, no whitening;
-the test splits of ATEC, BQ and STS-B):
+the test splits of ATEC, BQ and STS-B by default; ``--tasks`` takes any, e.g. LCQMC, PAWSX, AFQMC as controls):
 
 - ``same``: re-quantise the dequantised weights with the same scheme on the same blocks. Q4_0 is idempotent on
   its own output (the block maximum −8·d gives back d, every x̂/d is an integer), so this must change nothing: it
@@ -135,7 +135,8 @@ def encode(path: Path, name: str, tasks, args) -> dict:
         t0 = time.perf_counter()
         tv = embed_task(enc, task, ["last-avg"], max_length=512, embed=cached_embed, batch_size=64,
                         splits=PROTOCOLS["cmteb"].splits_for(task), show_progress_bar=False)
-        [scored] = score_poolings(tv, {"last-avg": parse_whiten("none")}, enc.info(), "test", enc.prefix)
+        split = PROTOCOLS["cmteb"].eval_split(task)  # test; AFQMC valid
+        [scored] = score_poolings(tv, {"last-avg": parse_whiten("none")}, enc.info(), split, enc.prefix)
         out[task] = (tv.vectors["last-avg"], 100 * scored.records[0]["main_score"])
         print(f"  {name} {task}: {100 * scored.records[0]['main_score']:.2f} ({time.perf_counter() - t0:.0f} s)",
               flush=True)
