@@ -246,7 +246,7 @@ def configs(a, bf16_native: bool, trimmed: bool) -> list[dict]:
                      **base} for p in precs]
     if "overhead" in a.parts:
         for r in range(a.repeat):
-            for kind in ("core", "pretrain", "finetune", "clue"):
+            for kind in a.paths.split(","):
                 sides = ("simlab", "plain") if r % 2 == 0 else ("plain", "simlab")
                 out += [{"name": f"{kind} {side}", "child": "trainer", "kind": kind, "side": side,
                          "profile": a.profile, **base} for side in sides if (kind, side) != ("clue", "plain")]
@@ -267,6 +267,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4, help="timed steps per configuration")
     ap.add_argument("--quality-steps", type=int, default=60)
     ap.add_argument("--repeat", type=int, default=1, help="overhead pairs: rounds, sides alternating")
+    ap.add_argument("--paths", default="core,pretrain,finetune,clue", help="overhead part: trainer paths")
     ap.add_argument("--out-dir", default=".")
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--profile", action="store_true", help="overhead part: cProfile (CPU time) each side")
