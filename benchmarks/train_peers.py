@@ -53,12 +53,13 @@ PARTS = {  # part: (file suffix, function name) in cProfile's keys; cumulative C
 
 
 def profile_breakdown(stats, steps: int) -> dict:
-    """CPU seconds per step of each part of :data:`PARTS` (a ``pstats.Stats``); "callbacks" includes on_save."""
+    """CPU seconds per step of each part of :data:`PARTS` (a ``pstats.Stats``); "callbacks" includes on_save (the
+    simlab manifest), and saving is the run's saves spread over its steps."""
     out = {}
     for (path, _, fn), (_, _, _, cum, _) in stats.stats.items():
         for part, (suffix, name) in PARTS.items():
             if fn == name and path.endswith(suffix):
-                out[part] = out.get(part, 0.0) + cum / steps
+                out[part] = max(out.get(part, 0.0), cum / steps)  # nested overrides: the outermost
     return out
 
 
