@@ -58,7 +58,8 @@ def summarize(results: list[tuple[dict, dict]]) -> dict:
 
 def markdown(s: dict, info: dict, a) -> str:
     lines = [f"Machine: {info['cpu']} ({info['cpu_kind']}), {info['cores']} cores, {a.threads} torch threads, "
-             f"torch {info.get('torch')}; batch {B} x {T}; {a.warmup} warm-up + {a.steps} timed steps.", "",
+             f"torch {info.get('torch')}; batch {B} x {T}; {a.warmup} warm-up + {a.steps} timed steps"
+             + (f" ({a.quality_steps} steps in the quality part)." if s.get("quality") else "."), "",
              "Wall: tokens/s; CPU: tokens per second of the process's CPU time (at 1 thread, what a quiet core "
              "would give). Share = 6 x non-embedding params x tokens/s over the GEMM's FLOP/s, both wall or both CPU."]
     lines += [] if "share_of_fp32_gemm" not in s else ["", "| configuration | wall tokens/s | x fp32 | share fp32 / bf16 GEMM | CPU tokens/s | x fp32 "

@@ -137,20 +137,23 @@ def bf16_compute(module: torch.nn.Module):
 
 
 class BF16MasterCallback(TrainerCallback):
-    """Installs :class:`BF16Compute` on the trained model for the length of ``train()`` (evaluations inside the run
-    use it too; the model is float32 again after training)."""
+    """Installs :class:`BF16Compute` on the trained model for each training step (all its micro-batches), from
+    ``on_step_begin`` to ``on_step_end``: evaluations, saves and whatever runs after ``train()`` (or after an
+    exception raised between steps) see the float32 model. Installing costs one pass over the module tree."""
 
     def __init__(self):
         self.handle = None
 
-    def on_train_begin(self, args, state, control, model=None, **kw):
+    def on_step_begin(self, args, state, control, model=None, **kw):
         if self.handle is None and model is not None:
             self.handle = BF16Compute(model)
 
-    def on_train_end(self, args, state, control, **kw):
+    def on_step_end(self, args, state, control, **kw):
         if self.handle is not None:
             self.handle.remove()
             self.handle = None
+
+    on_train_end = on_step_end
 
 
 def precision_callbacks(args) -> list:

@@ -38,7 +38,7 @@ PRETRAIN_BAD = [  # (extra argv, needles of the error line)
     (["--eval-steps", "-1"], ["--eval-steps"]),
     (["--limit-texts", "0"], ["--limit-texts"]),
     (["--threads", "0"], ["--threads"]),
-    (["--precision", "fp8"], ["--precision", "auto, bf16, fp32"]),
+    (["--precision", "fp8"], ["--precision", "auto, bf16, bf16-master, fp32"]),
     (["--preset", "zh-huge"], ["--preset", "zh-tiny"]),
     (["--corpus", "/nonexistent/corpus.txt"], ["--corpus", "/nonexistent/corpus.txt", "no such file"]),
     (["--text-field", " "], ["--text-field"]),
