@@ -191,7 +191,7 @@ def test_body_over_the_cap_is_413_before_parsing(state):
         assert r.json()["error"]["code"] == "payload_too_large"
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False)
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False, allow_infinity=False)
                            | st.text(max_size=30), lambda inner: st.lists(inner, max_size=5)
                            | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=20)
 inputs = st.one_of(st.text(max_size=80), st.lists(st.text(max_size=40), max_size=70),
