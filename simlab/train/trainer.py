@@ -37,8 +37,8 @@ def build_trainer(model, args, train_dataset, eval_dataset=None, data_collator=N
 
     cls = trainer_cls or Trainer
     if getattr(args, "simlab_precision", None) == "bf16-master":  # measured (docs/training-speed.md), not yet wired
-        raise TrainingError("--precision bf16-master is not available in simlab's trainers yet (its callback breaks "
-                            "Ctrl-C handling); use --precision bf16 (autocast) or fp32")
+        raise TrainingError("--precision bf16-master is measured (docs/training-speed.md) but not yet validated in "
+                            "simlab's trainers; use --precision bf16 (autocast) or fp32")
     callbacks = [ProgressCallback(progress_stream, tokens_per_step), MetricsJsonlCallback(),
                  CheckpointCompleteCallback(), AlreadyDoneCallback()]
     if minutes:
