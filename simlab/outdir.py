@@ -13,7 +13,6 @@ changed.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -37,15 +36,14 @@ def overlaps(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 def owner_kind(out: Path) -> str | None:
-    """The ``kind`` recorded in ``out/simlab_run.json`` (None when absent or unreadable as a run record)."""
+    """The ``kind`` recorded in ``out/simlab_run.json`` (None when absent); a damaged record is one error line."""
+    from simlab.io import read_json
+
     marker = out / RUN_FILE
     if not marker.is_file():
         return None
-    try:
-        return str(json.loads(marker.read_text(encoding="utf-8")).get("kind") or "") or None
-    except (ValueError, OSError, AttributeError):
-        raise BadInputError(f"{marker}: damaged run record (not valid JSON); move the folder aside or choose "
-                            "another --out") from None
+    record = read_json(marker, "run record (move the folder aside or choose another --out)", BadInputError)
+    return str(record.get("kind") or "") or None
 
 
 def check_output_folder(out: str | os.PathLike, *, kind: str, reads=(), own_files=(), flag: str = "--out") -> None:

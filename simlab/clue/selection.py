@@ -9,7 +9,6 @@ run reads ``score.json`` back, so a kill never loses the best weights or lets a 
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from simlab.errors import TrainingError
-from simlab.io import atomic_write_json
+from simlab.io import atomic_write_json, read_json
 
 
 def best_score(best_dir: Path) -> dict | None:
@@ -27,12 +26,9 @@ def best_score(best_dir: Path) -> dict | None:
     path = Path(best_dir) / "score.json"
     if not path.is_file():
         return None
-    try:
-        found = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise TrainingError(f"{path}: damaged (not valid JSON); move {Path(best_dir).name}/ aside to select the "
-                            "best dev epoch again") from None
-    if not isinstance(found, dict) or not isinstance(found.get("score"), (int, float)):
+    found = read_json(path, f"best-dev score (move {Path(best_dir).name}/ aside to select the best dev epoch again)",
+                      TrainingError)
+    if not isinstance(found.get("score"), (int, float)):
         raise TrainingError(f"{path}: no 'score' in it; move {Path(best_dir).name}/ aside")
     return found
 

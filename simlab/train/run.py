@@ -19,7 +19,6 @@ written only after every check has passed, so a refused command changes nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from simlab.config import differences
 from simlab.errors import BadInputError, TrainingError
-from simlab.io import atomic_write_json, atomic_write_text
+from simlab.io import atomic_write_json, atomic_write_text, read_json
 from simlab.machine import describe, machine_info
 from simlab.outdir import RUN_FILE, check_output_folder
 from simlab.train.checkpoint import (
@@ -56,12 +55,8 @@ def read_record(out: str | os.PathLike) -> dict | None:
     path = Path(out) / RUN_FILE
     if not path.is_file():
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise TrainingError(f"{path}: damaged run record (not valid JSON); move the folder aside or choose "
-                            "another --out") from None
-    if not isinstance(record, dict) or "kind" not in record:
+    record = read_json(path, "run record (move the folder aside or choose another --out)", TrainingError)
+    if "kind" not in record:
         raise TrainingError(f"{path}: not a simlab run record (no 'kind')")
     return record
 
