@@ -51,6 +51,18 @@ def _error_class(error):
     return DataError if error is None else error
 
 
+def _existing_file(path, what: str, error):
+    """(Path, error class) once ``path`` is a file: missing -> MissingFileError, a folder -> ``error``."""
+    from simlab.errors import MissingFileError
+
+    path, error = Path(path), _error_class(error)
+    if not path.exists():
+        raise MissingFileError(f"{what} {path} does not exist")
+    if path.is_dir():
+        raise error(f"{path}: is a folder, expected a {what}")
+    return path, error
+
+
 def read_json(path: str | os.PathLike, what: str = "JSON file", error=None, *, object_only: bool = True):
     """The parsed JSON of ``path``, or a :class:`~simlab.errors.SimlabError` naming the file.
 
@@ -67,14 +79,7 @@ def read_json(path: str | os.PathLike, what: str = "JSON file", error=None, *, o
     ...
     simlab.errors.DataError: .../index.json: damaged index description (not valid JSON: Expecting ',' delimiter at line 1 column 12)
     """
-    from simlab.errors import MissingFileError
-
-    path = Path(path)
-    error = _error_class(error)
-    if not path.exists():
-        raise MissingFileError(f"{what} {path} does not exist")
-    if path.is_dir():
-        raise error(f"{path}: is a folder, expected a {what}")
+    path, error = _existing_file(path, what, error)
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -103,14 +108,7 @@ def iter_text_lines(path: str | os.PathLike, what: str = "text file", error=None
     ...
     simlab.errors.DataError: .../s.txt:2: not valid UTF-8 (byte 0)
     """
-    from simlab.errors import MissingFileError
-
-    path = Path(path)
-    error = _error_class(error)
-    if not path.exists():
-        raise MissingFileError(f"{what} {path} does not exist")
-    if path.is_dir():
-        raise error(f"{path}: is a folder, expected a {what}")
+    path, error = _existing_file(path, what, error)
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -152,14 +150,7 @@ def load_safetensors(path: str | os.PathLike, what: str = "safetensors file", er
     """
     from safetensors import SafetensorError, safe_open
 
-    from simlab.errors import MissingFileError
-
-    path = Path(path)
-    error = _error_class(error)
-    if not path.exists():
-        raise MissingFileError(f"{what} {path} does not exist")
-    if path.is_dir():
-        raise error(f"{path}: is a folder, expected a {what}")
+    path, error = _existing_file(path, what, error)
     try:
         with safe_open(str(path), framework=framework) as f:
             meta = dict(f.metadata() or {})

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from simlab.errors import MissingFileError, ModelError
+from simlab.io import read_json
 
 __all__ = ["save_model", "load_model", "META_FILE"]
 
@@ -81,12 +82,7 @@ def load_model(folder: str | os.PathLike, device: str = "cpu"):
     if not meta_path.is_file():
         raise MissingFileError(f"{folder}: no {META_FILE}; not a model written by `simlab generate train` or "
                                "`simlab univae train`")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise ModelError(f"{meta_path}: expected a JSON object")
+    meta = read_json(meta_path, "model record", ModelError)
     kinds = {"seq2seq": Seq2SeqSim, "univae": UniVAE}
     if meta.get("kind") not in kinds:
         raise ModelError(f"{meta_path}: unknown kind {meta.get('kind')!r}")

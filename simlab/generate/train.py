@@ -15,13 +15,13 @@ A scratch run's vocabulary is recipe state: it is built from the training text o
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 from simlab.config import check_config
 from simlab.errors import BadInputError, ModelError, TrainingError
 from simlab.generate.config import DEFAULT_BASE, RUN_KIND, GeneratorTrainConfig
+from simlab.io import read_json
 
 __all__ = ["train_generator", "resolve_base", "preflight", "training_items", "backbone_for", "DEFAULT_BASE"]
 
@@ -48,13 +48,7 @@ def resolve_base(base: str | None) -> Path | None:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{path}: expected a JSON object")
-    return data
+    return read_json(path, "JSON file", ModelError)
 
 
 def preflight(cfg: GeneratorTrainConfig) -> tuple[Path | None, Path]:
