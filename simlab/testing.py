@@ -215,3 +215,49 @@ def assert_bad_input(args, *needles, within: float | None = None, env=None, data
     if within is not None:
         assert secs < within, (args, f"took {secs:.1f} s (limit {within} s): checked after something loaded?")
     return lines[0]
+
+
+def signal_after_checkpoints(args, checkpoint_dir, sig, complete: int = 1, env=None, timeout: float = 600):
+    """Start the real ``simlab ARGS``, wait until ``complete`` checkpoints under ``checkpoint_dir`` are complete
+    (:func:`simlab.train.checkpoint.checkpoints`), then send ``sig`` (SIGKILL kills). The process is frozen with
+    SIGSTOP while they are counted, so the count still holds when ``sig`` lands. Returns ``(returncode, stderr)``;
+    ``env`` replaces the environment (default: this one, offline, without ``SIMLAB_DEBUG``).
+
+    >>> rc, err = signal_after_checkpoints(["pretrain", ...], out / "train", signal.SIGINT)   # doctest: +SKIP
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from simlab.train.checkpoint import checkpoints
+
+    def done() -> int:
+        return sum(1 for _, _, ok in checkpoints(checkpoint_dir) if ok)
+
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "SIMLAB_DEBUG"}
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    proc = subprocess.Popen([sys.executable, "-m", "simlab.cli.main", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < timeout:
+            if proc.poll() is not None:
+                raise AssertionError(f"the run ended (rc {proc.returncode}) before {complete} checkpoints were "
+                                     f"complete: {proc.stderr.read()[-2000:]}")
+            if done() >= complete:
+                proc.send_signal(signal.SIGSTOP)
+                if done() >= complete:
+                    proc.kill() if sig == signal.SIGKILL else proc.send_signal(sig)
+                    proc.send_signal(signal.SIGCONT)
+                    break
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(0.01)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err

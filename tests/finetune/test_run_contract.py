@@ -15,16 +15,13 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip("sentence_transformers")
 
-from simlab.testing import assert_bad_input, run_cli  # noqa: E402
+from simlab.testing import assert_bad_input, run_cli, signal_after_checkpoints  # noqa: E402
 from simlab.train.checkpoint import checkpoints  # noqa: E402
 
 STEPS, SAVE = "20", "4"  # 18 steps a pass here: a run resumed at step 8 crosses into pass 2
@@ -53,36 +50,10 @@ def _complete(out):
 
 
 def _start_and_stop(argv, out, sig, complete=2, timeout=240):
-    """Start the real CLI, wait until ``complete`` checkpoints are complete at once, then send ``sig``.
-
-    The process is frozen (SIGSTOP) while the checkpoints are counted, so the count holds when ``sig`` lands.
-    Returns (returncode, stderr)."""
+    """The real CLI, stopped by ``sig`` once ``complete`` checkpoints are complete; (returncode, stderr)."""
     env = {k: v for k, v in os.environ.items() if k not in ("SIMLAB_DATA", "SIMLAB_DEBUG")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    proc = subprocess.Popen([sys.executable, "-m", "simlab.cli.main", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    t0 = time.monotonic()
-    try:
-        while time.monotonic() - t0 < timeout:
-            if proc.poll() is not None:
-                pytest.fail(f"the run ended (rc {proc.returncode}) before {complete} checkpoints were complete")
-            if len(_complete(out)) >= complete:
-                proc.send_signal(signal.SIGSTOP)
-                if len(_complete(out)) >= complete:
-                    if sig == signal.SIGKILL:
-                        proc.kill()
-                    else:
-                        proc.send_signal(sig)
-                        proc.send_signal(signal.SIGCONT)
-                    break
-                proc.send_signal(signal.SIGCONT)
-            time.sleep(0.01)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, err
+    return signal_after_checkpoints(argv, out / "checkpoints", sig, complete, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from simlab.testing import assert_bad_input
+from simlab.testing import assert_bad_input, signal_after_checkpoints
 
 SIMLAB = [sys.executable, "-m", "simlab.cli.main"]
 CHARS = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处理府研质"
@@ -72,27 +71,8 @@ def _complete(out):
 
 
 def _start_and_stop(argv, out, env, sig, complete, timeout=600):
-    """Start the real CLI, wait until ``complete`` checkpoints are complete, then send ``sig``. The process is
-    frozen (SIGSTOP) while they are counted, so the count holds when ``sig`` lands. Returns (rc, stderr)."""
-    proc = subprocess.Popen(SIMLAB + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    t0 = time.monotonic()
-    try:
-        while time.monotonic() - t0 < timeout:
-            if proc.poll() is not None:
-                pytest.fail(f"the run ended (rc {proc.returncode}) before {complete} checkpoints were complete")
-            if len(_complete(out)) >= complete:
-                proc.send_signal(signal.SIGSTOP)
-                if len(_complete(out)) >= complete:
-                    proc.kill() if sig == signal.SIGKILL else proc.send_signal(sig)
-                    proc.send_signal(signal.SIGCONT)
-                    break
-                proc.send_signal(signal.SIGCONT)
-            time.sleep(0.01)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, err
+    """The real CLI, stopped by ``sig`` once ``complete`` checkpoints are complete; (returncode, stderr)."""
+    return signal_after_checkpoints(argv, out / "train", sig, complete, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
