@@ -26,11 +26,24 @@ def flag(name: str) -> str:
 
 
 def check_positive(args, *names: str) -> None:
-    """Every option in ``names`` that was given (not None) is an integer ≥ 1."""
+    """Every option in ``names`` that was given (not None) is ≥ 1 (the recipes' range check,
+    :func:`simlab.config.check_value`)."""
+    from simlab.config import check_value
+
     for name in names:
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            raise BadInputError(f"{flag(name)} must be ≥ 1, got {value}")
+        check_value(flag(name), getattr(args, name, None), {"ge": 1})
+
+
+def check_k_kept(white, k: int | None, path) -> None:
+    """``--k`` against a loaded whitening: ≤ d (naming d) and ≤ the dimensions the file keeps."""
+    if k is None:
+        return
+    from simlab.whitening import check_k
+
+    check_k(k, white.n_features_in_, "--k", str(path))  # k > d names d
+    if k > white.n_components_:
+        raise BadInputError(f"--k {k}: {path} keeps {white.n_components_} of {white.n_features_in_} dimensions; "
+                            f"choose --k ≤ {white.n_components_}")
 
 
 def check_pooling(pooling: str, option: str = "--pooling") -> str:

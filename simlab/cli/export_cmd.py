@@ -36,6 +36,7 @@ def _prepare(args):
 
     from simlab.cli.checks import (
         check_input_file,
+        check_k_kept,
         check_model_fit,
         check_output_file,
         check_pooling,
@@ -46,7 +47,7 @@ def _prepare(args):
     )
     from simlab.errors import BadInputError
     from simlab.outdir import check_output_folder
-    from simlab.whitening import Whitening, check_k
+    from simlab.whitening import Whitening
     from simlab.whitening.source import check_source
 
     check_positive(args, "k", "max_length")
@@ -71,11 +72,7 @@ def _prepare(args):
     if path is None:
         return None
     white = Whitening.load(path)
-    if args.k is not None:
-        check_k(args.k, white.n_features_in_, "--k", str(path))  # k > d names d
-    if args.k is not None and args.k > white.n_components_:
-        raise BadInputError(f"--k {args.k}: {path} keeps {white.n_components_} of {white.n_features_in_} "
-                            f"dimensions; choose --k ≤ {white.n_components_}")
+    check_k_kept(white, args.k, path)
     identity = local_identity(args.model)
     if args.format == "st":
         note = check_source(white, path, pooling=args.pooling, identity=identity, model=args.model)

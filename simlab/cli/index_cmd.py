@@ -77,6 +77,7 @@ def _prepare_build(args):
     Returns ``(faiss knobs, Whitening or None)``."""
     from simlab.cli.checks import (
         check_input_file,
+        check_k_kept,
         check_model_fit,
         check_pooling,
         check_positive,
@@ -86,7 +87,7 @@ def _prepare_build(args):
     from simlab.errors import BadInputError
     from simlab.evaluate.settings import split_bg_suffix
     from simlab.retrieval.backends import check_params
-    from simlab.whitening import Whitening, check_k
+    from simlab.whitening import Whitening
 
     params = {"hnsw": {"M": args.hnsw_m, "ef_search": args.ef_search},
               "ivf": {"nlist": args.nlist, "nprobe": args.nprobe},
@@ -114,11 +115,7 @@ def _prepare_build(args):
     white, dim = None, args.k
     if path is not None:
         white = Whitening.load(path)
-        if args.k is not None:
-            check_k(args.k, white.n_features_in_, "--k", str(path))  # k > d names d
-        if args.k is not None and args.k > white.n_components_:
-            raise BadInputError(f"--k {args.k}: {path} keeps {white.n_components_} whitened dimensions; choose "
-                                f"--k ≤ {white.n_components_}")
+        check_k_kept(white, args.k, path)
         dim = dim or white.n_components_
     if args.vectors:
         from simlab.pipeline import VectorsDir
