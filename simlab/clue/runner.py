@@ -33,6 +33,7 @@ from simlab.clue.data import TaskData, load_data, skip_report
 from simlab.config import check_config, settings_of
 from simlab.errors import BadInputError, SimlabError, TrainingError
 from simlab.io import atomic_write_json
+from simlab.train.args import precision_of
 
 __all__ = ["run_task", "task_hooks", "load_backbone", "build_parts", "train", "predict_tests", "finish",
            "summary_line"]
@@ -120,7 +121,7 @@ def train(cfg: ClueConfig, task: ClueTask, data: TaskData, parts: Parts, run, st
     callback.trainer = trainer
     metrics = run_trainer(trainer, evaluate=False, run_folder=run)
     metrics["stopped_early"] = trainer.state.global_step < trainer.state.max_steps
-    metrics["precision"] = "bf16" if trainer.args.bf16 else "fp32"
+    metrics["precision"] = precision_of(trainer.args)
     return metrics, callback
 
 

@@ -19,6 +19,7 @@ __all__ = ["card_sections", "run_record", "run_summary"]
 
 
 def _training(cfg, parts, trainer, metrics) -> dict:
+    from simlab.train.args import precision_of
     from simlab.train.callbacks import TimeBudgetCallback
 
     budget = next((c for c in trainer.callback_handler.callbacks if isinstance(c, TimeBudgetCallback)), None)
@@ -32,7 +33,7 @@ def _training(cfg, parts, trainer, metrics) -> dict:
         "seed": cfg.seed, "train_loss": round(float(metrics.get("train_loss", float("nan"))), 4),
         "wall_seconds": round(wall, 1), "pairs_per_second": round((step - resumed) * cfg.batch_size / max(wall, 1e-9), 3),
         "resumed_from_step": resumed, "stopped_by_budget": bool(budget and budget.stopped_early),
-        "precision": "bf16" if trainer.args.bf16 else "fp32", "tokens_seen": metrics.get("tokens_seen"),
+        "precision": precision_of(trainer.args), "tokens_seen": metrics.get("tokens_seen"),
         "sampling": _sampling(cfg, parts),
     }
 

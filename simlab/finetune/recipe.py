@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 from simlab.errors import BadInputError, TrainingError
 from simlab.finetune.config import OBJECTIVES, FinetuneConfig
+from simlab.train.args import precision_of
 
 __all__ = ["OBJECTIVES", "FinetuneConfig", "Parts", "build_datasets", "build_loss", "build_parts", "finetune"]
 
@@ -169,7 +170,7 @@ def train_parts(cfg: FinetuneConfig, parts: Parts, run, log) -> tuple[object, di
     log(f"training {parts.enc.name} ({cfg.pooling}) with {cfg.objective}"
         f"{' + distillation' if parts.teacher else ''} on "
         f"{', '.join(f'{k}: {len(v)}' for k, v in parts.datasets.items())} pairs, batch {cfg.batch_size}, "
-        f"max {cfg.max_steps} steps, {'bf16' if args.bf16 else 'fp32'}"
+        f"max {cfg.max_steps} steps, {precision_of(args)}"
         + (f", {parts.frozen:,} embedding weights frozen" if parts.frozen else ""))
     trainer = build_trainer(parts.model, args, train, trainer_cls=FinetuneTrainer, loss=parts.loss,
                             minutes=cfg.minutes, group_by_length=cfg.group_by_length, text_groups=parts.groups)

@@ -22,6 +22,7 @@ from simlab.config import check_config
 from simlab.errors import BadInputError, ModelError, TrainingError
 from simlab.generate.config import DEFAULT_BASE, RUN_KIND, GeneratorTrainConfig
 from simlab.io import read_json
+from simlab.train.args import precision_of
 
 __all__ = ["train_generator", "resolve_base", "preflight", "training_items", "backbone_for", "DEFAULT_BASE"]
 
@@ -190,7 +191,7 @@ def train_generator(cfg: GeneratorTrainConfig, progress_stream=None) -> dict:
                "global_step": trainer.state.global_step, "tokens_seen": metrics.get("tokens_seen"),
                "train_loss": metrics.get("train_loss"), "eval_loss": metrics.get("eval_loss"),
                "resumed_from_step": metrics.get("resumed_from_step"),
-               "precision": "bf16" if trainer.args.bf16 else "fp32"}
+               "precision": precision_of(trainer.args)}
     save_model(model.cpu(), tokenizer, run.out, cfg.max_chars, {"training": summary})
     run.finish(summary, keep_checkpoints=cfg.keep_checkpoints)
     from simlab.generate.card import card_sections

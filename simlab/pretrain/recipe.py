@@ -29,6 +29,7 @@ from simlab.config import check_config, settings_of
 from simlab.pretrain.config import PretrainConfig, default_out, with_preset
 from simlab.pretrain.prepare import DataStages, init_path, prepare_data
 from simlab.pretrain.presets import get_preset
+from simlab.train.args import precision_of
 from simlab.train.vocab import save_tokenizer
 
 KIND = "pretrain"
@@ -135,7 +136,7 @@ def finish(cfg: PretrainConfig, run, stages: DataStages, trainer, metrics: dict)
     save_model_atomically(trainer.model, stages.tokenizer, run.out)
     summary = {
         "global_step": metrics.get("global_step"), "tokens_seen": metrics.get("tokens_seen"),
-        "train_loss": metrics.get("train_loss"), "precision": "bf16" if trainer.args.bf16 else "fp32",
+        "train_loss": metrics.get("train_loss"), "precision": precision_of(trainer.args),
         "device": trainer.args.device.type, "config": asdict(cfg),
         "preset": get_preset(cfg.preset).as_dict(), "corpus": stages.corpus, "packed": stages.packed,
         "tokenizer": {"vocab_size": len(stages.tokenizer), "sts_test_coverage": stages.coverage},

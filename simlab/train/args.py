@@ -148,3 +148,14 @@ def training_args(
 
     setattr(args, ARGS_ATTR, prec)  # read by simlab.train.precision.precision_callbacks
     return args
+
+
+def precision_of(args) -> str:
+    """The precision a trainer runs in, for logs and cards: ``bf16-master``, ``bf16`` (autocast) or ``fp32``.
+
+    >>> precision_of(type("A", (), {"bf16": True})())
+    'bf16'
+    """
+    from simlab.train.precision import ARGS_ATTR
+
+    return getattr(args, ARGS_ATTR, None) or ("bf16" if getattr(args, "bf16", False) else "fp32")

@@ -12,7 +12,7 @@ needs no loss scaling: Kalamkar et al. 2019, arXiv:1905.12322):
 
 - the model's parameters stay float32. They are the master weights: the optimizer (any: AdamW, AdaFactor) updates
   them, checkpoints and saved models hold them, ``--resume`` restores them exactly;
-- each forward runs on bf16 copies ``p.to(bfloat16)`` (``torch.func.functional_call``). Autograd's backward of that
+- each forward runs on bf16 copies ``p.to(bfloat16)``, swapped into the parameter slots for the call. Autograd's backward of that
   cast turns each bf16 gradient into float32 in ``p.grad``, so the optimizer sees bf16-rounded gradients and keeps
   float32 state;
 - embedding tables are not copied (250k x 384 for e5-small): the rows they return are cast, and the gradient of
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 
 import torch
 from transformers import TrainerCallback
@@ -71,8 +70,8 @@ def _copied_names(module: torch.nn.Module) -> list[str]:
 
 class BF16Compute:
     """Runs ``module``'s forward (and so its backward) in bf16 on copies of its float32 parameters; see the module
-    docstring. :meth:`remove` restores the module exactly. Hooks registered on ``module`` itself run twice per call
-    (the copies are swapped in by a nested call); hooks on its submodules run once.
+    docstring. :meth:`remove` restores the module exactly. The copies are swapped into the parameter slots for the call and
+    the float32 masters put back after it, also when the forward raises.
 
     >>> import torch
     >>> lin = torch.nn.Linear(3, 2)
@@ -85,7 +84,6 @@ class BF16Compute:
     def __init__(self, module: torch.nn.Module, dtype: torch.dtype = torch.bfloat16):
         self.module, self.dtype = module, dtype
         self.names = _copied_names(module)
-        self._inside = threading.local()
         self._hooks = [m.register_forward_hook(self._cast_rows) for m in module.modules()
                        if isinstance(m, torch.nn.Embedding)]
         self._had_forward = "forward" in module.__dict__
@@ -103,17 +101,24 @@ class BF16Compute:
         return x.to(self.dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
 
     def _run(self, *args, **kwargs):
-        if getattr(self._inside, "on", False):  # the nested call made by functional_call below
-            return self._forward(*args, **kwargs)
-        params = dict(self.module.named_parameters())
-        copies = {n: params[n].to(self.dtype) for n in self.names}
+        params = [p for n, p in self.module.named_parameters() if n in self.names]
+        copies = {id(p): p.to(self.dtype) for p in params}  # autograd: d copy / d master = the cast back
         args = tuple(self._cast_input(a) for a in args)
         kwargs = {k: v if "label" in k else self._cast_input(v) for k, v in kwargs.items()}
-        self._inside.on = True
+        swapped = []
         try:
-            out = torch.func.functional_call(self.module, copies, args, kwargs, tie_weights=True, strict=False)
+            # modules() visits a module shared by two paths once (finetune's pooler Dense is the backbone's
+            # pooler.dense), so each slot is swapped and restored exactly once; torch.func.functional_call
+            # restored such a shared module with the bf16 copy left in it.
+            for sub in self.module.modules():
+                for name, p in sub._parameters.items():
+                    if p is not None and id(p) in copies:
+                        swapped.append((sub, name, p))
+                        sub._parameters[name] = copies[id(p)]
+            out = self._forward(*args, **kwargs)
         finally:
-            self._inside.on = False
+            for sub, name, p in reversed(swapped):
+                sub._parameters[name] = p
         return _to_float32(out)
 
     def remove(self) -> None:

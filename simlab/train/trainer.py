@@ -26,6 +26,7 @@ from simlab.train.callbacks import (
 )
 from simlab.train.checkpoint import last_complete_checkpoint, set_aside_incomplete
 from simlab.train.plots import plot_metrics
+from simlab.train.precision import precision_callbacks
 
 
 def build_trainer(model, args, train_dataset, eval_dataset=None, data_collator=None, compute_metrics=None,
@@ -36,13 +37,11 @@ def build_trainer(model, args, train_dataset, eval_dataset=None, data_collator=N
     from transformers import Trainer
 
     cls = trainer_cls or Trainer
-    if getattr(args, "simlab_precision", None) == "bf16-master":  # measured (docs/training-speed.md), not yet wired
-        raise TrainingError("--precision bf16-master is measured (docs/training-speed.md) but not yet validated in "
-                            "simlab's trainers; use --precision bf16 (autocast) or fp32")
     callbacks = [ProgressCallback(progress_stream, tokens_per_step), MetricsJsonlCallback(),
                  CheckpointCompleteCallback(), AlreadyDoneCallback()]
     if minutes:
         callbacks.append(TimeBudgetCallback(minutes))
+    callbacks += precision_callbacks(args)  # bf16-master: bf16 compute on float32 master weights
     callbacks += list(kw.pop("callbacks", []) or [])
     from transformers.trainer_callback import PrinterCallback
     from transformers.utils import logging as hf_logging

@@ -160,9 +160,11 @@ def test_kill_then_resume_ends_with_the_uninterrupted_weights(reference, killed,
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
 
 
-def test_ctrl_c_names_the_checkpoint_and_the_resume_command(tiny_model, tiny_data, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16-master"])
+def test_ctrl_c_names_the_checkpoint_and_the_resume_command(tiny_model, tiny_data, tmp_path, precision):
     out = tmp_path / "run"
-    rc, err = _start_and_stop(_argv(tiny_model, tiny_data, out), out, signal.SIGINT, complete=1)
+    argv = _argv(tiny_model, tiny_data, out, "--precision", precision)  # the later --precision wins
+    rc, err = _start_and_stop(argv, out, signal.SIGINT, complete=1)
     assert rc == 130, err[-3000:]
     last = _complete(out)[-1]
     assert "nothing was written" not in err and "Traceback" not in err
@@ -178,3 +180,19 @@ def test_resume_of_a_finished_run_is_refused_without_a_step(reference, tiny_mode
     assert _tree(reference) == before
     run = json.loads((reference / "simlab_run.json").read_text())
     assert run["status"] == "finished" and run["final_step"] == int(STEPS) and len(run["invocations"]) == 1
+
+
+def test_bf16_master_kill_then_resume_ends_with_the_uninterrupted_weights(tiny_model, tiny_data, tmp_path):
+    """The float32 master weights, optimizer and RNG are what the checkpoint holds, so bf16-master resumes exactly."""
+    bf16 = ("--precision", "bf16-master")
+    ref, out = tmp_path / "ref", tmp_path / "run"
+    rc, _, err, _ = run_cli(*_argv(tiny_model, tiny_data, ref, *bf16))
+    assert rc == 0, err[-3000:]
+    rc, _ = _start_and_stop(_argv(tiny_model, tiny_data, out, *bf16), out, signal.SIGKILL, complete=2)
+    assert rc == -signal.SIGKILL
+    rc, _, err, _ = run_cli(*_argv(tiny_model, tiny_data, out, *bf16, "--resume"))
+    assert rc == 0, err[-3000:]
+    got, want = _weights(out), _weights(ref)
+    assert sorted(got) == sorted(want) and all(v.dtype == np.float32 for v in got.values())
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)

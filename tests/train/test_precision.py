@@ -77,6 +77,25 @@ def test_tied_output_layer_and_labels():
     torch.testing.assert_close(out.loss, ref(**batch, labels=labels).loss.float(), rtol=0, atol=0)
 
 
+def test_a_module_shared_by_two_paths_gets_its_float32_weights_back():
+    """finetune's pooler Dense *is* the backbone's pooler.dense (one module under two names): after the step every
+    parameter is the float32 leaf it was, with its gradient, and the gradient is the bf16 model's."""
+    torch.manual_seed(0)
+    shared = torch.nn.Linear(4, 4)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), shared, torch.nn.Tanh(), shared)
+    masters = [p for p in model.parameters()]
+    x = torch.randn(3, 4)
+    ref = copy.deepcopy(model).to(torch.bfloat16)
+    ref(x.to(torch.bfloat16)).float().sum().backward()
+    with bf16_compute(model):
+        y = model(x)
+    y.sum().backward()
+    assert [id(p) for p in model.parameters()] == [id(p) for p in masters]
+    assert all(p.is_leaf and p.dtype == torch.float32 and p.grad is not None for p in model.parameters())
+    for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+        assert torch.equal(p.grad, q.grad.float()), name
+
+
 class _Rows(torch.utils.data.Dataset):
     def __init__(self, n=12):
         g = torch.Generator().manual_seed(2)
