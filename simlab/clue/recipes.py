@@ -50,7 +50,9 @@ def build_optimizer(model, cfg):
 
         return AdaFactor([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     groups = param_groups(model, cfg.lr, cfg.lr * cfg.head_lr_ratio, SHORT.weight_decay)
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    # fused: one kernel for all tensors, as Trainer's adamw_torch_fused; the default per-tensor loop made a step
+    # 1.10 s against 0.26-0.38 s (0.73x of a plain Trainer, docs/training-speed.md)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, fused=True)
 
 
 def build_clue_trainer(model, features: list[dict], collator, out, cfg, callbacks=(), stream=None):
