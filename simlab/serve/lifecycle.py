@@ -35,6 +35,7 @@ class ServerState:
         self.batcher = None
         self.token_ids = None
         self.self_check: dict = {}
+        self.whitening_note: dict | None = None  # where the whitening came from (and its quality per k)
         self.info: dict = {}
         self.started = time.time()
         self.loaded_seconds: float | None = None

@@ -88,7 +88,16 @@ def whitening_for(cfg: ServeConfig, pipeline: Pipeline, log):
         white = Whitening(n_components=cfg.whitening_k, fit_on=f"{what} pooling={cfg.pooling}",
                           source_model=encoder.identity).fit(X)
         log(f"fitted a whitening on {len(X)} {cfg.pooling} vectors of {what} in {time.perf_counter() - t0:.1f} s")
-        return white, {"fitted_at_startup": what, "vectors": len(X)}
+        note = {"fitted_at_startup": what, "vectors": len(X)}
+        if not what.startswith("file:"):  # an STS task: its scored split is among the fitted vectors
+            from simlab.serve.info import suggested_ks
+            from simlab.serve.quality import quality_by_k
+
+            note["quality"] = quality_by_k(cfg.fit_whitening, cfg.data_dir, texts, X, white,
+                                           suggested_ks(int(white.n_components_)))
+            log(f"quality per k on {note['quality']['task']} {note['quality']['split']}: raw "
+                f"{note['quality']['raw']}, " + ", ".join(f"k={k} {v}" for k, v in note["quality"]["by_k"].items()))
+        return white, note
     return None, None
 
 
