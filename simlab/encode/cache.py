@@ -1,7 +1,8 @@
 """On-disk cache of sentence vectors, so re-scoring (new whitening, new k, a rerun) never re-encodes.
 
 Key = sha256 of (model identity = name + weights hash, max_length, prefix, pooling, hash of the texts in order,
-and the engine-precision variant unless it is the exact torch/fp32 path, whose keys are unchanged).
+and the engine-precision variant with the CPU kind unless it is the exact torch/fp32 path, whose keys are
+unchanged).
 One ``.safetensors`` file per key holds the (N, d) float32 matrix and, in its metadata, the sha256 of the
 matrix bytes: a truncated or corrupt file fails to open or fails the checksum, is deleted and rebuilt, never
 used. Writes go to a temp file renamed into place (atomic).
@@ -101,6 +102,10 @@ class VectorCache:
         """Vectors for every pooling, encoding (in one pass) only the poolings not yet cached."""
         digest = texts_hash(texts)
         variant = getattr(encoder, "variant", "")
+        if variant:  # bf16 / int8 kernels differ by CPU kind (AMX bf16 vs an AVX2 fallback): never share them
+            from simlab.machine import cpu_kind
+
+            variant = f"{variant}@{cpu_kind()}"
         keys = {p: cache_key(encoder.identity, max_length, encoder.prefix, p, digest, variant) for p in poolings}
         out: dict[str, np.ndarray] = {}
         for p, key in keys.items():

@@ -54,3 +54,18 @@ def test_damaged_file_is_rejected_and_rebuilt(tmp_path, damage):
     assert len(enc.calls) == 2
     np.testing.assert_array_equal(rebuilt, good)
     assert cache.get(path.stem) is not None
+
+
+def test_other_engines_vectors_are_kept_per_cpu_kind(tmp_path, monkeypatch):
+    """openvino bf16 on an AMX Xeon and on an AVX2-only CPU are different kernels: one never reads the other's
+    vectors; torch fp32 (variant "") is shared across kinds, as before."""
+    import simlab.machine
+
+    cache, texts = VectorCache(tmp_path), ["x", "y"]
+    bf16, fp32 = FakeEncoder(), FakeEncoder()
+    bf16.variant, fp32.variant = "openvino-bf16", ""
+    for kind in ("x86-amx", "x86-avx2", "x86-amx"):
+        monkeypatch.setattr(simlab.machine, "cpu_kind", lambda kind=kind: kind)
+        cache.embed(bf16, texts, ["cls"], 64)
+        cache.embed(fp32, texts, ["cls"], 64)
+    assert len(bf16.calls) == 2 and len(fp32.calls) == 1
