@@ -65,6 +65,12 @@ def register(sub) -> None:
                    help="skip the ten 8541 example cosines in the model card")
     p.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
                    help="random batches instead of length-grouped ones (more padding)")
+    p.add_argument("--interpolate", default=None,
+                   help="after training, average the weights with the base model's (WiSE-FT): auto = the largest "
+                        "alpha in 1.0, 0.9, ... whose --interpolate-guard score is not below the base's; or "
+                        "a number in (0, 1] (1 = the fine-tuned weights)")
+    p.add_argument("--interpolate-guard", default=d["interpolate_guard"],
+                   help="TASK:SPLIT that --interpolate auto scores (never a test split)")
     g = p.add_argument_group("--objective mnrl (in-batch negatives, sentence-transformers' "
                              "MultipleNegativesRankingLoss)")
     g.add_argument("--hard-negatives", type=int, default=None,

@@ -149,6 +149,17 @@ def _heldout_lines(rec: dict) -> list[str]:
             "| " + " | ".join(f"{held['scores'][k]['spearman']:.2f}" for k in tasks) + f" | {avg:.2f} |"]
 
 
+def _interpolation_lines(i: dict) -> list[str]:
+    lines = [f"The saved weights are θ = (1 − α)·θ_base + α·θ_fine-tuned with **α = {i['alpha']}** ({i['method']}; "
+             f"the fine-tuned weights, α = 1, are in `{i['finetuned_weights']}`)."]
+    if i.get("tried"):
+        lines += ["", f"α chosen ({i['chosen']}): the largest α whose {i['guard']} Spearman ×100 is not below the base "
+                  f"model's ({i['base_score']:.2f}) by more than {i['tolerance']}; no test split took part.", "",
+                  "| α | " + " | ".join(f"{a:.1f}" for a, _ in i["tried"]) + " |", "|---|" + "---:|" * len(i["tried"]),
+                  f"| {i['guard']} | " + " | ".join(f"{v:.2f}" for _, v in i["tried"]) + " |"]
+    return lines
+
+
 def card_sections(rec: dict) -> tuple[str, str, dict[str, list[str]]]:
     """``(title, intro, {section: lines})`` for :meth:`simlab.train.run.RunFolder.write_card`."""
     title = (f"# {rec['base_model']} fine-tuned with the {rec['objective']} objective (RoFormer-Sim-FT recipe, "
@@ -158,6 +169,8 @@ def card_sections(rec: dict) -> tuple[str, str, dict[str, list[str]]]:
     sections = {"Model": _model_lines(rec), "Data": _data_lines(rec), "Training": _training_lines(rec["training"])}
     if rec.get("mnrl"):
         sections["In-batch negatives (MNRL)"] = _mnrl_lines(rec["mnrl"])
+    if rec.get("interpolation"):
+        sections["Weight interpolation with the base (WiSE-FT)"] = _interpolation_lines(rec["interpolation"])
     if rec.get("examples"):
         sections["The ten example pairs of 8541"] = _examples_lines(rec["examples"])
     if rec.get("heldout"):

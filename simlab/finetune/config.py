@@ -43,7 +43,8 @@ class FinetuneConfig:
     every other field is saved with the run and must match.
     """
 
-    VOLATILE: ClassVar[tuple[str, ...]] = ("out", "examples", "eval_tasks", "eval_limit")
+    VOLATILE: ClassVar[tuple[str, ...]] = ("out", "examples", "eval_tasks", "eval_limit", "interpolate",
+                                           "interpolate_guard")
 
     model: str
     out: str
@@ -74,6 +75,9 @@ class FinetuneConfig:
     eval_tasks: str | None = bounded(None, flag="--eval")  # e.g. "zh": score the saved model's test splits
     eval_limit: int | None = bounded(None, ge=1)  # pairs per task for that score (None = all)
     group_by_length: bool = True  # length-grouped batches (--no-group-by-length: random batches)
+    # after training: θ = (1 − α) θ_base + α θ_tuned (WiSE-FT), α "auto" (chosen on the guard split) or a number
+    interpolate: str | None = None
+    interpolate_guard: str = "STS-B:valid"  # TASK:SPLIT on which auto must not fall below the base (no test split)
     # --objective mnrl only (None: MNRL_DEFAULTS with mnrl)
     hard_negatives: int | None = bounded(None, ge=0)  # mined negatives per pair; 0 = in-batch negatives only
     mine_range: str | None = None  # "LO:HI": the rank band negatives are drawn from (1 = nearest)
@@ -100,6 +104,11 @@ class FinetuneConfig:
             given = [f"--{n.replace('_', '-')}" for n in MNRL_ONLY if getattr(self, n) is not None]
             if given:
                 raise BadInputError(f"{', '.join(given)}: only for --objective mnrl (this run: {self.objective})")
+        if self.interpolate is not None:
+            from simlab.finetune.interpolate import parse_guard, parse_interpolate
+
+            parse_interpolate(self.interpolate)
+            parse_guard(self.interpolate_guard)
         if self.eval_tasks is not None:
             from simlab.data import resolve_tasks
 

@@ -201,6 +201,13 @@ def finetune(cfg: FinetuneConfig, log=None) -> dict:
     trainer, metrics = train_parts(cfg, parts, run, log)
     record = run_record(cfg, data, parts, trainer, metrics)
     _save(parts.model, run.out, record)
+    if cfg.interpolate is not None:
+        from simlab.finetune.interpolate import interpolate_run
+        from simlab.models.registry import resolve_model
+
+        record["interpolation"] = interpolate_run(cfg, run.out, Path(resolve_model(cfg.model).path_or_id),
+                                                  parts.enc.prefix, log)
+        _save_record(run.out, record)
     if cfg.examples or cfg.eval_tasks:
         _score_saved(cfg, run.out, parts.enc.prefix, record, log)
         _save_record(run.out, record)
