@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+PREFIX = "_prefix"  # in a server's extra fields: text the client puts before every input (popped, never sent)
+
 ST_SERVER = '''
 import sys, numpy as np
 from fastapi import FastAPI
@@ -122,9 +124,10 @@ def launch(name: str, args, threads: int, corpus_file: Path):
             raise FileNotFoundError(f"infinity-emb is not installed ({exe} missing; see --infinity-venv)")
         from simlab.models.registry import resolve_model
 
-        cmd = [str(exe), "v2", "--model-id", resolve_model("e5-small").path_or_id, "--port", str(port),
+        model_id = resolve_model("e5-small").path_or_id
+        cmd = [str(exe), "v2", "--model-id", model_id, "--host", "127.0.0.1", "--port", str(port),
                "--url-prefix", "/v1", "--engine", "torch", "--device", "cpu", "--no-bettertransformer"]
-        ready, extra = "/health", {}
+        ready, extra = "/health", {"model": model_id, PREFIX: "passage: "}  # infinity applies no e5 prefix itself
     else:
         raise ValueError(name)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if name == "simlab"
@@ -139,19 +142,26 @@ async def load(url: str, texts: list[str], concurrency: int, per_request: int, s
     import httpx
 
     lat, sent, errors, cursor = [], 0, 0, [0]
+    extra = dict(extra)
+    prefix = extra.pop(PREFIX, "")
 
     def next_batch():
         i = cursor[0]
         cursor[0] = (i + per_request) % len(texts)
-        return [texts[(i + j) % len(texts)] for j in range(per_request)]
+        return [prefix + texts[(i + j) % len(texts)] for j in range(per_request)]
 
     async def worker(client, stop_at, record):
         nonlocal sent, errors
         while time.monotonic() < stop_at:
             batch = next_batch()
             t0 = time.perf_counter()
-            r = await client.post("/v1/embeddings", json={"input": batch, "model": "e5-small",
-                                                          "encoding_format": "float", **extra})
+            try:
+                r = await client.post("/v1/embeddings", json={"model": "e5-small", "input": batch,
+                                                              "encoding_format": "float", **extra})
+            except httpx.HTTPError:  # a server that drops connections under load: counted, not a crash
+                errors += int(record)
+                await asyncio.sleep(0.05)
+                continue
             dt = time.perf_counter() - t0
             if record:
                 if r.status_code == 200:
@@ -175,7 +185,10 @@ async def load(url: str, texts: list[str], concurrency: int, per_request: int, s
 def agreement(url: str, texts: list[str], ref: np.ndarray, extra: dict) -> float:
     import httpx
 
-    r = httpx.post(url + "/v1/embeddings", json={"input": texts, "encoding_format": "float", **extra}, timeout=300)
+    extra = dict(extra)
+    prefix = extra.pop(PREFIX, "")
+    r = httpx.post(url + "/v1/embeddings", json={"input": [prefix + t for t in texts], "encoding_format": "float",
+                                                 **extra}, timeout=300)
     got = np.array([d["embedding"] for d in r.json()["data"]], dtype=np.float64)
     got /= np.linalg.norm(got, axis=1, keepdims=True)
     return float(np.min(np.sum(got * ref, axis=1)))

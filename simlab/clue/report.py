@@ -110,6 +110,8 @@ def _row(s: dict) -> dict:
         head = f", head {s['head_lr_ratio']:g}x" if s.get("head_lr_ratio") else ""
         recipe = f"{s['recipe']} lr {s['lr']:g}{head}, "
     setting = recipe + f"{length}, len {s['max_length']}, bs {s['batch_size']}x{s['grad_accum']}"
+    if s.get("pooling") not in (None, "cls"):  # 8739's feature is the raw [CLS]; say when a run used another
+        setting += f", pooling {s['pooling']}"
     train = s["counts"]["train"]
     if s.get("limit"):
         setting += f", --limit {s['limit']}"
