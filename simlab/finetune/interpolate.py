@@ -27,7 +27,8 @@ import numpy as np
 
 from simlab.errors import BadInputError, ModelError
 
-__all__ = ["GRID", "choose_alpha", "interpolate_weights", "parse_guard", "parse_interpolate", "write_interpolated"]
+__all__ = ["GRID", "choose_alpha", "guard_score", "interpolate_run", "interpolate_weights", "load_weights",
+           "parse_guard", "parse_interpolate", "write_interpolated"]
 
 GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)  # searched from the fine-tuned end
 TOLERANCE = 0.0  # Spearman ×100 the guard may lose against the base
@@ -105,14 +106,20 @@ def choose_alpha(score_of, base_score: float, grid=GRID, tolerance: float = TOLE
     return 0.0, tried
 
 
-def write_interpolated(base_file: Path, tuned_file: Path, alpha: float, dest: Path) -> None:
-    """Write the interpolated ``model.safetensors`` of ``alpha`` to ``dest`` (atomically)."""
+def load_weights(path: Path, what: str) -> dict:
+    """The tensors of a ``model.safetensors``; a damaged or missing file is one error line naming it."""
+    from simlab.io import load_safetensors
+
+    tensors, _ = load_safetensors(path, what, ModelError)
+    return tensors
+
+
+def write_interpolated(base: dict, tuned: dict, alpha: float, dest: Path) -> None:
+    """Write the interpolated weights of ``alpha`` to ``dest`` (atomically)."""
     from safetensors.numpy import save_file
 
-    from simlab.io import atomic_write, load_safetensors
+    from simlab.io import atomic_write
 
-    base, _ = load_safetensors(base_file, "base model weights", ModelError)
-    tuned, _ = load_safetensors(tuned_file, "fine-tuned weights", ModelError)
     mixed = interpolate_weights(base, tuned, alpha)
     atomic_write(Path(dest), lambda p: save_file(mixed, str(p), metadata={"format": "pt"}))
 
@@ -120,13 +127,12 @@ def write_interpolated(base_file: Path, tuned_file: Path, alpha: float, dest: Pa
 FINETUNED = "model.finetuned.safetensors"  # the α = 1 weights, kept beside the interpolated model.safetensors
 
 
-def guard_score(folder, task: str, split: str, data_dir, pooling: str, max_length: int, prefix: str) -> float:
-    """Spearman ×100 of plain cosine on one split, through simlab's encoder and eval's scorer."""
-    from simlab.data import load_split
+def guard_score(folder, ps, pooling: str, max_length: int, prefix: str) -> float:
+    """Spearman ×100 of plain cosine on one loaded split (``simlab.data.load_split``), through simlab's encoder and
+    eval's scorer."""
     from simlab.encode import Encoder
     from simlab.evaluate.metrics import SplitScorer, cosine_pairs
 
-    ps = load_split(task, split, data_dir)
     enc = Encoder(str(folder), max_length=max_length, prefix=prefix or "")
     a = enc.encode(ps.sentences1, pooling=pooling)  # (N, d)
     b = enc.encode(ps.sentences2, pooling=pooling)  # (N, d)
@@ -139,6 +145,7 @@ def interpolate_run(cfg, out: Path, base_folder: Path, prefix: str, log=print) -
     import shutil
     import tempfile
 
+    from simlab.data import load_split
     from simlab.io import atomic_write
 
     task, split = parse_guard(cfg.interpolate_guard)
@@ -146,9 +153,12 @@ def interpolate_run(cfg, out: Path, base_folder: Path, prefix: str, log=print) -
     if not base_file.is_file():
         raise ModelError(f"--interpolate needs the base model's weights as a local file: {base_file} is missing")
     atomic_write(kept, lambda p: shutil.copyfile(tuned_file, p))  # a resumed run saves the same trained weights
+    base = load_weights(base_file, "base model weights")  # read once, for every α tried
+    tuned = load_weights(kept, "fine-tuned weights")
+    guard = load_split(task, split, cfg.data_dir)
 
     def score(folder) -> float:
-        return guard_score(folder, task, split, cfg.data_dir, cfg.pooling, cfg.max_length, prefix)
+        return guard_score(folder, guard, cfg.pooling, cfg.max_length, prefix)
 
     base_score = score(base_folder)
     alpha, tried = parse_interpolate(cfg.interpolate), []
@@ -162,7 +172,7 @@ def interpolate_run(cfg, out: Path, base_folder: Path, prefix: str, log=print) -
                     shutil.copytree(f, tmp / f.name)
 
             def score_of(a: float) -> float:
-                write_interpolated(base_file, kept, a, tmp / "model.safetensors")
+                write_interpolated(base, tuned, a, tmp / "model.safetensors")
                 s = score(tmp)
                 log(f"interpolate: alpha {a:.1f}: {task} {split} {s:.2f} (base {base_score:.2f})")
                 return s
@@ -170,7 +180,7 @@ def interpolate_run(cfg, out: Path, base_folder: Path, prefix: str, log=print) -
             alpha, tried = choose_alpha(score_of, base_score)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    write_interpolated(base_file, kept, float(alpha), tuned_file)
+    write_interpolated(base, tuned, float(alpha), tuned_file)
     log(f"interpolate: wrote alpha {alpha} (1 = fine-tuned weights, kept in {FINETUNED})")
     return {"method": "WiSE-FT weight interpolation (arXiv:2109.01903)", "alpha": float(alpha),
             "chosen": "auto" if tried else "given", "guard": f"{task}:{split}", "tolerance": TOLERANCE,

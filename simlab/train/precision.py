@@ -84,6 +84,11 @@ class BF16Compute:
     def __init__(self, module: torch.nn.Module, dtype: torch.dtype = torch.bfloat16):
         self.module, self.dtype = module, dtype
         self.names = _copied_names(module)
+        masters = {id(p) for n, p in module.named_parameters() if n in set(self.names)}
+        # every parameter slot holding a copied master, found once: modules() visits a module shared by two paths
+        # once (finetune's pooler Dense *is* the backbone's pooler.dense), so each slot is swapped exactly once
+        self._slots = [(sub, name, p) for sub in module.modules() for name, p in sub._parameters.items()
+                       if p is not None and id(p) in masters]
         self._hooks = [m.register_forward_hook(self._cast_rows) for m in module.modules()
                        if isinstance(m, torch.nn.Embedding)]
         self._had_forward = "forward" in module.__dict__
@@ -101,23 +106,15 @@ class BF16Compute:
         return x.to(self.dtype) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
 
     def _run(self, *args, **kwargs):
-        params = [p for n, p in self.module.named_parameters() if n in self.names]
-        copies = {id(p): p.to(self.dtype) for p in params}  # autograd: d copy / d master = the cast back
+        copies = {id(p): p.to(self.dtype) for _, _, p in self._slots}  # autograd: d copy / d master = the cast back
         args = tuple(self._cast_input(a) for a in args)
         kwargs = {k: v if "label" in k else self._cast_input(v) for k, v in kwargs.items()}
-        swapped = []
-        try:
-            # modules() visits a module shared by two paths once (finetune's pooler Dense is the backbone's
-            # pooler.dense), so each slot is swapped and restored exactly once; torch.func.functional_call
-            # restored such a shared module with the bf16 copy left in it.
-            for sub in self.module.modules():
-                for name, p in sub._parameters.items():
-                    if p is not None and id(p) in copies:
-                        swapped.append((sub, name, p))
-                        sub._parameters[name] = copies[id(p)]
+        try:  # torch.func.functional_call left the bf16 copy in a shared module; the slots are restored here
+            for sub, name, p in self._slots:
+                sub._parameters[name] = copies[id(p)]
             out = self._forward(*args, **kwargs)
         finally:
-            for sub, name, p in reversed(swapped):
+            for sub, name, p in self._slots:
                 sub._parameters[name] = p
         return _to_float32(out)
 

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from test_finetune_e2e import finetune_cli  # noqa: E402
 
-from simlab.finetune.interpolate import FINETUNED, GRID, choose_alpha, guard_score  # noqa: E402
+from simlab.finetune.interpolate import FINETUNED, GRID, choose_alpha, guard_score, load_weights  # noqa: E402
 from simlab.testing import assert_bad_input  # noqa: E402
 
 
@@ -48,7 +48,10 @@ def test_auto_takes_the_largest_alpha_not_below_the_base_on_the_guard(tiny_model
     out = tmp_path / "ft"
     rec = _train(tiny_model, tiny_data, out, "--interpolate", "auto")
     i = rec["interpolation"]
-    base = guard_score(tiny_model, "STS-B", "valid", tiny_data, "last-avg", 64, "")
+    from simlab.data import load_split
+
+    guard = load_split("STS-B", "valid", tiny_data)
+    base = guard_score(tiny_model, guard, "last-avg", 64, "")
     assert i["guard"] == "STS-B:valid" and i["base_score"] == pytest.approx(base, abs=1e-3)
     tried = dict(i["tried"])
     assert list(tried) == sorted(tried, reverse=True) and list(tried)[0] == 1.0
@@ -61,8 +64,9 @@ def test_auto_takes_the_largest_alpha_not_below_the_base_on_the_guard(tiny_model
         (scratch / f.name).write_bytes(f.read_bytes())
 
     def score_of(a):
-        write_interpolated(tiny_model / "model.safetensors", out / FINETUNED, a, scratch / "model.safetensors")
-        return guard_score(scratch, "STS-B", "valid", tiny_data, "last-avg", 64, "")
+        write_interpolated(load_weights(tiny_model / "model.safetensors", "base"), load_weights(out / FINETUNED, "ft"),
+                           a, scratch / "model.safetensors")
+        return guard_score(scratch, guard, "last-avg", 64, "")
 
     alpha, brute = choose_alpha(score_of, base, GRID, tolerance=0.0)
     assert i["alpha"] == alpha and [a for a, _ in i["tried"]] == [a for a, _ in brute]
