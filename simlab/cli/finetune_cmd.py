@@ -29,7 +29,8 @@ def register(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", required=True, help="short name (e5-small), local folder or HF id")
     p.add_argument("--objective", default=d["objective"], help="sbert | cosent | cos-a | cos-b | cos-c | mnrl")
-    p.add_argument("--data", default="binary,nli", help="comma list of binary, nli")
+    p.add_argument("--data", default="binary,nli",
+                   help="comma list of binary, nli, sts (STS-B train with its 0-5 scores; cosent only)")
     p.add_argument("--distill-from", default=None,
                    help="teacher (NAME|DIR) for 100·mean((C_s−C_t)²) distillation; must share the tokenizer")
     p.add_argument("--distill-weight", type=float, default=d["distill_weight"],

@@ -42,7 +42,8 @@ def _sampling(cfg, parts) -> str:
     if cfg.objective == "mnrl":
         text = "one stream of (anchor, positive[, negatives]) rows; no batch holds two texts of one paraphrase group"
     else:
-        text = "binary/NLI batches alternate 1:1 (round robin)" if len(parts.datasets) > 1 else "one stream"
+        names = "/".join({"binary": "binary", "nli": "NLI", "sts": "STS"}.get(k, k) for k in parts.datasets)
+        text = f"{names} batches alternate 1:1 (round robin)" if len(parts.datasets) > 1 else "one stream"
     grouped = "length-grouped (mega-batches of 50 batches sorted by length)" if cfg.group_by_length else "random"
     return f"{text}; {grouped} batches, reshuffled every pass"
 
@@ -102,7 +103,9 @@ def _data_lines(rec: dict) -> list[str]:
     return [f"Streams: {', '.join(rec['data'])}. Every pair sharing a sentence with a test split of ATEC, BQ, "
             f"LCQMC, PAWSX or STS-B ({rec['held_out_sentences']} distinct sentences) was dropped. NLI labels "
             "other than entailment/neutral/contradiction were dropped. Labels: binary 0/1; NLI 2 = "
-            f"contradiction, 3 = entailment, 4 = neutral{cosine}.", "", *_counts_table(rec.get("counts", []))]
+            f"contradiction, 3 = entailment, 4 = neutral{cosine}"
+            + ("; sts: STS-B's 0-5 score, ranked by CoSENT as is (counts by whole point)" if "sts" in rec["data"]
+               else "") + ".", "", *_counts_table(rec.get("counts", []))]
 
 
 def _training_lines(t: dict) -> list[str]:

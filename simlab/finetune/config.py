@@ -98,6 +98,9 @@ class FinetuneConfig:
             value = getattr(self, name)
             if value is not None and not str(value).strip():
                 raise BadInputError(f"--{name.replace('_', '-')} must not be empty")
+        if "sts" in self.data and self.objective != "cosent":
+            raise BadInputError(f"--data sts: its graded 0-5 scores train only --objective cosent "
+                                f"(this run: {self.objective}); drop sts or use cosent")
         if self.objective == "mnrl":
             self._check_mnrl()
         else:

@@ -1,6 +1,6 @@
 """Labelled Chinese pairs for the RoFormer-Sim-FT recipe (kexue.fm/archives/8541; spec clue_sim.md §2.2).
 
-Two streams, as ``train/supervised.py`` of ZhuiyiTechnology/roformer-sim:
+Two streams, as ``train/supervised.py`` of ZhuiyiTechnology/roformer-sim, and one of simlab's:
 
 - **binary** (label 0/1): the *valid* splits of ATEC, BQ, LCQMC, PAWSX (their train files are not in shared/data,
   MANIFEST §5), CLUE AFQMC train (ATEC's domain), STS-B zh train with ``score > 2.5`` → 1. The post's rule for
@@ -8,6 +8,9 @@ Two streams, as ``train/supervised.py`` of ZhuiyiTechnology/roformer-sim:
 - **nli** (labels 2/3/4 = contradiction/entailment/neutral, the order of ``supervised.py``): OCNLI train (the
   largest file present), CMNLI ``train.txt`` when present. Other labels (OCNLI's ``-`` = no majority) are
   dropped and counted.
+- **sts** (simlab's, not the post's): STS-B zh train with its graded 0-5 scores kept, for CoSENT, which ranks
+  pairs by any real label (kexue.fm/archives/8847). With ``binary`` too, STS-B train leaves the binary stream, so
+  no pair is trained twice under two labellings. Its labels are floats; counts bucket them by whole point.
 
 **Never a test split.** Every pair that shares a sentence (compared after ``str.strip``) with any test split of
 the five Chinese STS tasks is dropped and counted: 6,720 of ATEC test's 20,000 pairs also occur in AFQMC train.
@@ -37,7 +40,7 @@ __all__ = [
 
 BINARY_LABELS = (0, 1)
 NLI_LABELS = {"contradiction": 2, "entailment": 3, "neutral": 4}  # supervised.py: logits 2-4 in this order
-STREAMS = ("binary", "nli")
+STREAMS = ("binary", "nli", "sts")
 ZH_TASKS = ("ATEC", "BQ", "LCQMC", "PAWSX", "STS-B")
 OCNLI_TRAIN_FILES = ("train.50k.json", "train.10k.json", "train.3k.json")  # the largest present is used
 
@@ -49,12 +52,13 @@ def sentence_key(text: str) -> str:
 
 @dataclass
 class PairSet:
-    """Sentence pairs with integer labels and the name of the source each pair came from."""
+    """Sentence pairs with labels (integers; floats when ``graded``) and the source each pair came from."""
 
     sentences1: list[str] = field(default_factory=list)
     sentences2: list[str] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
+    labels: list = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    graded: bool = False  # labels are real scores (the sts stream), not classes
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -62,7 +66,7 @@ class PairSet:
     def extend(self, s1: list[str], s2: list[str], labels: list[int], source: str) -> None:
         self.sentences1 += s1
         self.sentences2 += s2
-        self.labels += [int(y) for y in labels]
+        self.labels += [float(y) if self.graded else int(y) for y in labels]
         self.sources += [source] * len(labels)
 
     def sentences(self) -> set[str]:
@@ -89,13 +93,18 @@ class SourceCount:
 
 @dataclass
 class TrainingData:
-    """The two streams after filtering, with per-source counts and the size of the held-out sentence set."""
+    """The streams after filtering, with per-source counts and the size of the held-out sentence set."""
 
     binary: PairSet
     nli: PairSet
     counts: list[SourceCount]
     held_out_sentences: int
     held_out_from: list[str]
+    sts: PairSet = field(default_factory=lambda: PairSet(graded=True))
+
+    def streams(self) -> list[tuple[str, PairSet]]:
+        """``[(name, pairs)]`` in the order batches take them: binary, nli, sts."""
+        return [("binary", self.binary), ("nli", self.nli), ("sts", self.sts)]
 
     def summary(self) -> str:
         """A plain-text table of the counts (one line per source, then totals)."""
@@ -122,7 +131,7 @@ def parse_streams(spec: str | Iterable[str]) -> list[str]:
         if name not in out:
             out.append(name)
     if not out:
-        raise BadInputError("--data is empty: give binary, nli or binary,nli")
+        raise BadInputError("--data is empty: give binary, nli, sts or a comma list of them")
     return out
 
 
@@ -186,8 +195,8 @@ def _require(path: Path) -> Path:
     return path
 
 
-def _binary_sources(root: Path) -> list[tuple[str, Path, list[str], list[str], list[int]]]:
-    """(name, file, s1, s2, 0/1 labels) for every binary source."""
+def _binary_sources(root: Path, with_stsb: bool = True) -> list[tuple[str, Path, list[str], list[str], list[int]]]:
+    """(name, file, s1, s2, 0/1 labels) for every binary source (STS-B train only ``with_stsb``)."""
     from simlab.data import load_split
     from simlab.data.readers import read_senteval_cn
     from simlab.data.tasks import score_problem
@@ -200,10 +209,20 @@ def _binary_sources(root: Path) -> list[tuple[str, Path, list[str], list[str], l
     afqmc = _require(root / "CLUE" / "AFQMC" / "train.txt")
     rows = read_senteval_cn(afqmc, check_score=lambda v: score_problem("binary", v))
     out.append(("AFQMC-train", afqmc, rows.sentences1, rows.sentences2, [int(y > 0.5) for y in rows.scores]))
+    if not with_stsb:
+        return out
     stsb = load_split("STS-B", "train", root)
     out.append(("STS-B-train", stsb.files[0], stsb.sentences1, stsb.sentences2,
                 [int(float(y) > 2.5) for y in stsb.scores]))  # supervised.py: score > 2.5 → 1
     return out
+
+
+def _sts_sources(root: Path) -> list[tuple[str, Path, list[str], list[str], list[float]]]:
+    """(name, file, s1, s2, 0-5 scores) for the graded stream: STS-B zh train."""
+    from simlab.data import load_split
+
+    stsb = load_split("STS-B", "train", root)
+    return [("STS-B-train", stsb.files[0], stsb.sentences1, stsb.sentences2, [float(y) for y in stsb.scores])]
 
 
 def _nli_sources(root: Path) -> list[tuple[str, Path, list[str], list[str], list[str]]]:
@@ -254,7 +273,7 @@ def _filter(stream, name, path, s1, s2, labels, held_out: set[str], target: Pair
 
 
 def load_training_pairs(data_dir: str | os.PathLike | None = None, streams: Iterable[str] = STREAMS) -> TrainingData:
-    """Read, label, and test-filter the training pairs of the requested streams (``binary``, ``nli``).
+    """Read, label, and test-filter the training pairs of the requested streams (``binary``, ``nli``, ``sts``).
 
     Example::
 
@@ -267,16 +286,19 @@ def load_training_pairs(data_dir: str | os.PathLike | None = None, streams: Iter
     root = resolve_data_dir(data_dir)
     streams = parse_streams(list(streams))
     held_out = held_out_sentences(root)
-    binary, nli, counts = PairSet(), PairSet(), []
+    binary, nli, sts, counts = PairSet(), PairSet(), PairSet(graded=True), []
     if "binary" in streams:
-        for name, path, s1, s2, labels in _binary_sources(root):
+        for name, path, s1, s2, labels in _binary_sources(root, with_stsb="sts" not in streams):
             counts.append(_filter("binary", name, path, s1, s2, labels, held_out, binary))
     if "nli" in streams:
         for name, path, s1, s2, raw in _nli_sources(root):
             labels = [NLI_LABELS.get(y, -1) for y in raw]
             counts.append(_filter("nli", name, path, s1, s2, labels, held_out, nli, label_ok=lambda y: y >= 0))
-    data = TrainingData(binary, nli, counts, len(held_out), [f"{t}/test" for t in ZH_TASKS])
-    overlap = (binary.sentences() | nli.sentences()) & held_out
+    if "sts" in streams:
+        for name, path, s1, s2, scores in _sts_sources(root):
+            counts.append(_filter("sts", name, path, s1, s2, scores, held_out, sts))
+    data = TrainingData(binary, nli, counts, len(held_out), [f"{t}/test" for t in ZH_TASKS], sts)
+    overlap = (binary.sentences() | nli.sentences() | sts.sentences()) & held_out
     if overlap:  # cannot happen after _filter; guards against a future edit of the filter
         raise DataError(f"{len(overlap)} training sentences are in STS test splits, e.g. {next(iter(overlap))!r}")
     return data

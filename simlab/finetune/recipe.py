@@ -24,8 +24,9 @@ Objectives (spec clue_sim.md §2.2):
 | cos-c  | ``t·max(0.9−cos,0) + (1−t)·max(cos−0.1,0)``                    | entailment 1, else 0 |
 | mnrl   | in-batch negatives (+ mined hard negatives), :mod:`.mnrl`       | entailment = positive pair |
 
-Streams: with both, batches alternate binary / NLI 1:1 (sentence-transformers' round-robin multi-dataset
-sampler; ``supervised.py`` alternates the two streams 1:1 inside a batch), each stream reshuffled every pass;
+Streams: with several, batches alternate binary / NLI (/ STS) 1:1 (sentence-transformers' round-robin
+multi-dataset sampler; ``supervised.py`` alternates the two streams 1:1 inside a batch), each stream reshuffled
+every pass;
 ``mnrl`` trains one stream of (anchor, positive[, negatives]) rows from both. Batches are grouped by length
 (:mod:`.sampler`).
 
@@ -67,17 +68,20 @@ class Parts(NamedTuple):
 def build_datasets(data, objective: str) -> dict:
     """``{stream: datasets.Dataset(sentence1, sentence2, label)}`` for the streams that have pairs.
 
-    ``sbert`` keeps integer labels 0-4; the cosine objectives get floats via :func:`~simlab.finetune.data.binary_view`.
+    ``sbert`` keeps integer labels 0-4; the cosine objectives get floats via :func:`~simlab.finetune.data.binary_view`;
+    the ``sts`` stream keeps its 0-5 scores (CoSENT only, which ranks by any real label; the config refuses others).
     """
     from datasets import Dataset
 
     from simlab.finetune.data import binary_view
 
     out = {}
-    for name, pairs in (("binary", data.binary), ("nli", data.nli)):
+    for name, pairs in data.streams():
         if len(pairs) == 0:
             continue
-        labels = list(pairs.labels) if objective == "sbert" else binary_view(pairs.labels)
+        if pairs.graded and objective != "cosent":
+            raise BadInputError(f"--data sts: graded 0-5 scores train only --objective cosent (this run: {objective})")
+        labels = list(pairs.labels) if objective == "sbert" or pairs.graded else binary_view(pairs.labels)
         out[name] = Dataset.from_dict({"sentence1": pairs.sentences1, "sentence2": pairs.sentences2,
                                        "label": labels})
     if not out:

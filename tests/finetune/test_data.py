@@ -85,11 +85,45 @@ def test_no_training_sentence_is_in_a_test_split_shared_data():
 
 def test_streams_and_labels():
     assert parse_streams("nli, binary,nli") == ["nli", "binary"]
+    assert parse_streams("sts,binary") == ["sts", "binary"]
     with pytest.raises(BadInputError, match="choose from"):
-        parse_streams("binary,sts")
+        parse_streams("binary,stsb")
     assert binary_view([0, 1, 2, 3, 4]) == [0.0, 1.0, 0.0, 1.0, 0.0]
     with pytest.raises(ValueError):
         binary_view([5])
+
+
+def test_sts_stream_keeps_graded_scores_and_leaves_the_binary_stream(tiny_data):
+    """--data sts: STS-B train with its 0-5 scores as they are (brute force), test overlap dropped; with binary too,
+    STS-B train is no longer a binary source, so no pair is trained under two labellings."""
+    held = _test_sentences(tiny_data)
+    rows = _read_tsv(tiny_data / "STS-B/STS-B.train.data")
+    kept = [(r[0], r[1], float(r[2])) for r in rows if r[0].strip() not in held and r[1].strip() not in held]
+    assert 0 < len(kept) < len(rows)
+    data = load_training_pairs(tiny_data, ["binary", "sts"])
+    assert list(zip(data.sts.sentences1, data.sts.sentences2, data.sts.labels)) == kept
+    assert data.sts.graded and len({y for *_, y in kept}) > 2  # graded, not 0/1
+    assert "STS-B-train" not in data.binary.sources and len(data.nli) == 0
+    binary_only = load_training_pairs(tiny_data, ["binary"])
+    assert binary_only.binary.sources.count("STS-B-train") == len(kept) and len(binary_only.sts) == 0
+    assert len(binary_only.binary) - len(data.binary) == len(kept)
+    assert [name for name, _ in data.streams()] == ["binary", "nli", "sts"]
+
+
+def test_sts_stream_trains_cosent_only(tiny_data):
+    from simlab.config import check_config
+    from simlab.finetune.config import FinetuneConfig
+    from simlab.finetune.recipe import build_datasets
+
+    data = load_training_pairs(tiny_data, ["sts"])
+    ds = build_datasets(data, "cosent")
+    assert list(ds) == ["sts"] and ds["sts"]["label"] == data.sts.labels
+    for objective in ("sbert", "cos-a", "mnrl"):
+        with pytest.raises(BadInputError, match="sts"):
+            build_datasets(data, objective)
+        with pytest.raises(BadInputError, match="only --objective cosent"):
+            check_config(FinetuneConfig(model="m", out="o", objective=objective, data="binary,sts"))
+    check_config(FinetuneConfig(model="m", out="o", objective="cosent", data="binary,sts"))
 
 
 def test_bad_nli_line_names_file_and_line(tmp_path):

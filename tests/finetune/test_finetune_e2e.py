@@ -79,12 +79,14 @@ def test_simlab_eval_works_unchanged_on_the_folder(finetuned, tiny_data, tmp_pat
         assert scores[task] == pytest.approx(ref[task]["spearman"], abs=1e-9)
 
 
-@pytest.mark.parametrize("pooling,objective", [("pooler", "cos-c"), ("first-last-avg", "cosent"), ("cls", "cos-b")])
-def test_trained_pooling_is_simlabs_definition(tiny_model, tiny_data, tmp_path, pooling, objective):
+@pytest.mark.parametrize("pooling,objective,data", [("pooler", "cos-c", "binary"),
+                                                  ("first-last-avg", "cosent", "binary,sts"),
+                                                  ("cls", "cos-b", "binary")])
+def test_trained_pooling_is_simlabs_definition(tiny_model, tiny_data, tmp_path, pooling, objective, data):
     """The pooler is trained inside the backbone and layer weights stay fixed, so simlab's pooling = ST's."""
     out = tmp_path / "ft"
     assert finetune_cli(tiny_model, tiny_data, out, "--max-steps", "2", "--pooling", pooling, "--objective",
-                        objective, "--data", "binary", "--no-examples") == 0
+                        objective, "--data", data, "--no-examples") == 0
     got = load_st(out).encode(TEXTS)
     ref = Encoder(out).encode(TEXTS, pooling=pooling)
     assert np.abs(got - ref).max() <= ATOL
@@ -132,5 +134,7 @@ def test_checkpoint_holds_the_loss_head_and_loading_restores_it(tiny_model, tiny
 def test_bad_options_are_one_line_errors(tiny_model, tiny_data, tmp_path, capsys):
     assert finetune_cli(tiny_model, tiny_data, tmp_path / "x", "--objective", "mse") == 2
     assert "--objective 'mse'" in capsys.readouterr().err
-    assert finetune_cli(tiny_model, tiny_data, tmp_path / "x", "--data", "sts") == 2
+    assert finetune_cli(tiny_model, tiny_data, tmp_path / "x", "--data", "stsb") == 2
+    assert finetune_cli(tiny_model, tiny_data, tmp_path / "x", "--data", "sts", "--objective", "cos-a") == 2
+    assert "only --objective cosent" in capsys.readouterr().err
     assert finetune_cli(tiny_model, tiny_data, tmp_path / "x", "--pooling", "max") == 2
