@@ -76,3 +76,34 @@ def test_openapi_document_is_committed_and_current():
 ])
 def test_bad_options_one_line_before_loading(args, needle):
     assert_bad_input(["serve", *args], needle, within=3)
+
+
+def test_connections_get_tcp_nodelay():
+    """The server's connections, accepted by asyncio from simlab's own listening socket as uvicorn does, send
+    without Nagle's delay (with proto 0 asyncio skipped TCP_NODELAY and every response waited 40 ms for the
+    client's delayed ACK)."""
+    import asyncio
+    import socket
+
+    from simlab.serve.server import bind
+
+    async def accepted_nodelay() -> int:
+        seen = asyncio.get_running_loop().create_future()
+
+        def protocol():
+            class P(asyncio.Protocol):
+                def connection_made(self, transport):
+                    sock = transport.get_extra_info("socket")
+                    seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            return P()
+
+        listener = bind("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(protocol, sock=listener)
+        _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        try:
+            return await asyncio.wait_for(seen, 10)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0
