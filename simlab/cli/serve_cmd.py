@@ -15,6 +15,8 @@ from simlab.cli.engine_opts import add_engine_args
 
 
 def register(sub) -> None:
+    from simlab.serve.config import Limits
+
     p = sub.add_parser("serve", help="OpenAI-compatible embedding + search server (dimensions = whitening k)",
                        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="e5-small", help="short name (e5-small, minilm), local folder or HF id")
@@ -39,7 +41,9 @@ def register(sub) -> None:
     add_engine_args(p, default="torch")
     p.set_defaults(precision="fp32")
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: torch's)")
-    p.add_argument("--max-batch-tokens", type=int, default=16_384, help="padded tokens per forward pass")
+    p.add_argument("--max-batch-tokens", type=int, default=Limits.max_batch_tokens,
+                   help="padded tokens (longest input x inputs) per forward pass; on a CPU small batches stay in "
+                        "cache (benchmarks/bench_batch_tokens.py)")
     p.add_argument("--max-batch-inputs", type=int, default=256, help="sentences per forward pass")
     p.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (OpenAI: 2048)")
     p.add_argument("--max-tokens-per-input", type=int, default=None,

@@ -3,8 +3,9 @@
 What text-embeddings-inference and infinity do (specs/serve.md §1), on a CPU:
 
 - a batch costs its *padded* tokens, max_len × n (TEI's ``--max-batch-tokens``), so the worker looks at the
-  inputs waiting in the oldest requests (a window of 4 budgets), sorts them by length (infinity) and packs the
-  longest first until the next one would overflow the budget; a long client batch is split over several passes,
+  inputs waiting in the oldest requests (a window of ``WINDOW_TOKENS`` or 4 budgets, whichever is more), sorts
+  them by length (infinity) and packs the longest first until the next one would overflow the budget (on a CPU a
+  small budget is fastest: its activations stay in cache); a long client batch is split over several passes,
   so no batch size below the request cap ever errors;
 - no timer: a batch is formed as soon as the worker is free (TEI), so a lone request never waits for company;
 - a request whose client went away, or whose deadline passed, is dropped before it is computed (TEI drops
@@ -32,7 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-WINDOW_BUDGETS = 4  # inputs looked at per batch, in units of the token budget
+WINDOW_TOKENS = 16_384  # inputs looked at per batch: at least this many tokens (and 4 budgets)
+WINDOW_BUDGETS = 4
 
 
 class QueueFull(Exception):
@@ -180,7 +182,7 @@ class MicroBatcher:
             for i in job.remaining:
                 window.append((len(job.ids[i]), job, i))
                 tokens += len(job.ids[i])
-            if tokens >= WINDOW_BUDGETS * self.max_batch_tokens:
+            if tokens >= max(WINDOW_TOKENS, WINDOW_BUDGETS * self.max_batch_tokens):
                 break
         window.sort(key=lambda t: -t[0])  # stable: FIFO among equal lengths
         longest = max(window[0][0], 1)
