@@ -125,7 +125,10 @@ def test_disconnected_client_is_dropped_before_compute(state, gate):
 
     async def go():
         first = asyncio.create_task(request(json.dumps({"input": "the cat"}).encode(), None))
-        await asyncio.sleep(0.3)
+        for _ in range(600):  # until the worker holds the first request in its forward pass (a loaded machine
+            if gate[1]:       # may take longer than any fixed sleep; then both would share one batch)
+                break
+            await asyncio.sleep(0.05)
         t0 = time.perf_counter()
         status = await request(json.dumps({"input": marker}).encode(), 0.2)
         answered = time.perf_counter() - t0
