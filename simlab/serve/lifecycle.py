@@ -34,6 +34,7 @@ class ServerState:
         self.indexes: dict = {}  # name -> simlab.serve.search.ServedIndex
         self.batcher = None
         self.token_ids = None
+        self.blas_limit = None  # threadpoolctl's limiter: numpy's BLAS single-threaded while serving
         self.self_check: dict = {}
         self.whitening_note: dict | None = None  # where the whitening came from (and its quality per k)
         self.info: dict = {}

@@ -32,6 +32,15 @@ def state(tiny, whitening_file):
     assert s.phase == "ready", s.error
     yield s
     s.batcher.stop()
+    s.blas_limit.restore_original_limits()
+
+
+def test_serving_keeps_numpy_blas_single_threaded(state):
+    """An OpenBLAS worker spins after every call; the request path's small products need no threads."""
+    from threadpoolctl import threadpool_info
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas" and "mkl" not in i["internal_api"]]
+    assert blas and all(i["num_threads"] == 1 for i in blas)
 
 
 @pytest.fixture
