@@ -31,10 +31,10 @@ def single_threaded_blas():
     """Limit numpy's BLAS (OpenBLAS) to one thread for the life of the server; returns threadpoolctl's limiter.
 
     The request path calls BLAS only for small products (the whitening projection, scores), where threads gain
-    nothing, and an OpenBLAS worker keeps spinning after every call: measured on 2 cores under a one-client load of
-    32-sentence requests, that worker took 46 % of a core while the two inference threads got 74 % each, and a
-    32-sentence forward pass took ~1.8x its time outside the server. torch's own GEMMs are not numpy's BLAS and
-    keep their threads.
+    nothing, and an OpenBLAS worker keeps spinning after every call: on 2 cores under a one-client load of
+    32-sentence requests it took 0.44 of a core while the two inference threads got 0.71 each, and a 32-sentence
+    forward pass took 169.6 ms instead of 103.3 (``benchmarks/profile_serve.py``, docs/serve.md). torch's own
+    GEMMs are not numpy's BLAS and keep their threads.
     """
     from threadpoolctl import threadpool_limits
 
