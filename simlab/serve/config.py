@@ -23,7 +23,7 @@ class Limits:
     max_tokens_per_request: int = 300_000  # summed over the inputs, after truncation (OpenAI)
     max_payload_bytes: int = 16 * 1024 * 1024  # request body, checked before parsing -> 413
     max_header_bytes: int = 16 * 1024  # all request headers together (uvicorn's h11 limit) -> 431 / 400
-    max_batch_tokens: int = 1_024  # padded tokens per forward pass (TEI's name; its GPU default 16,384 is 3.5x
+    max_batch_tokens: int = 1_024  # padded tokens per forward pass (TEI's name; its GPU default 16,384 is 2.2x
     # slower per sentence on a CPU than 1,024: benchmarks/bench_batch_tokens.py, docs/serve.md)
     max_batch_inputs: int = 256  # sentences per forward pass
     max_queue_inputs: int = 8_192  # queued sentences before 429 (TEI counts per input too)
