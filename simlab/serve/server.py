@@ -58,7 +58,7 @@ def bind(host: str, port: int) -> socket.socket:
     Made with ``proto=IPPROTO_TCP`` and ``TCP_NODELAY``: asyncio sets TCP_NODELAY on an accepted connection only
     when its socket says ``proto == IPPROTO_TCP``, and a socket made with the default proto 0 says 0. Without it,
     Nagle's algorithm held the response's second write (the body after the headers) until the client's delayed
-    ACK, 40 ms later on Linux: every request took ≥ 44 ms, /health included (issue 23's single-request latency).
+    ACK, up to 40 ms later on Linux, on every request (issue 23's single-request latency; test_ops checks it).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -102,9 +102,8 @@ def run(cfg: ServeConfig) -> int:
     config = uvicorn.Config(app, log_level=cfg.log_level, access_log=False, timeout_graceful_shutdown=
                             cfg.drain_timeout_s, h11_max_incomplete_event_size=cfg.limits.max_header_bytes,
                             server_header=False, date_header=True, timeout_keep_alive=30)
-    # http / loop "auto": httptools and uvloop where installed (the serve extra installs them; with them the
-    # event loop takes less CPU from the forward pass: c32 x 32 sentences 323 -> 354 sentences/s, docs/serve.md);
-    # the header cap is the payload middleware's, so it holds under either parser
+    # http / loop "auto": httptools and uvloop where installed (the serve extra installs them, so the event loop
+    # takes less CPU from the forward pass); the header cap is the payload middleware's, so it holds under either
     server = _server_class()(config)
     server.state = state
     server_box["server"] = server

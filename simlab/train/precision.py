@@ -84,7 +84,8 @@ class BF16Compute:
     def __init__(self, module: torch.nn.Module, dtype: torch.dtype = torch.bfloat16):
         self.module, self.dtype = module, dtype
         self.names = _copied_names(module)
-        masters = {id(p) for n, p in module.named_parameters() if n in set(self.names)}
+        names = set(self.names)
+        masters = {id(p) for n, p in module.named_parameters() if n in names}
         # every parameter slot holding a copied master, found once: modules() visits a module shared by two paths
         # once (finetune's pooler Dense *is* the backbone's pooler.dense), so each slot is swapped exactly once
         self._slots = [(sub, name, p) for sub in module.modules() for name, p in sub._parameters.items()
