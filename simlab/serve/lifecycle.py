@@ -45,6 +45,14 @@ class ServerState:
         self.idle = threading.Event()
         self.idle.set()
 
+    def close(self) -> None:
+        """Undo what start-up did to the process: stop the inference thread, give numpy's BLAS its threads back."""
+        if self.batcher is not None:
+            self.batcher.stop()
+        if self.blas_limit is not None:
+            self.blas_limit.restore_original_limits()
+            self.blas_limit = None
+
     @staticmethod
     def is_api(path: str) -> bool:
         return path.startswith(API_PREFIXES)

@@ -95,8 +95,7 @@ def run(cfg: ServeConfig) -> int:
         watch = asyncio.create_task(_stop_on_failure(state, server_box))
         yield
         watch.cancel()
-        if state.batcher is not None:
-            state.batcher.stop()
+        state.close()
 
     app = create_app(state, lifespan=lifespan)
     config = uvicorn.Config(app, log_level=cfg.log_level, access_log=False, timeout_graceful_shutdown=

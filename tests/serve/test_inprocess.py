@@ -31,8 +31,7 @@ def state(tiny, whitening_file):
     load(s, log=lambda msg: None)
     assert s.phase == "ready", s.error
     yield s
-    s.batcher.stop()
-    s.blas_limit.restore_original_limits()
+    s.close()
 
 
 def test_serving_keeps_numpy_blas_single_threaded(state):

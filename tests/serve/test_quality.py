@@ -36,7 +36,7 @@ def fitted(tiny, sts_dir):
     load(s, log=lambda msg: None)
     assert s.phase == "ready", s.error
     yield s
-    s.batcher.stop()
+    s.close()
 
 
 def _brute_force(encoder, white, sts_dir, ks):
@@ -88,4 +88,4 @@ def test_a_whitening_file_says_how_to_measure_it(tiny, whitening_file):
         assert white["quality"] == NOT_MEASURED and "--fit-whitening" in white["quality"]
         assert "quality" not in (white["provenance"] or {})
     finally:
-        s.batcher.stop()
+        s.close()

@@ -75,8 +75,7 @@ def test_tampered_index_refuses_to_start(tiny, index_dir, tmp_path_factory):
 def _load_state(**kw) -> ServerState:
     state = ServerState(ServeConfig(threads=1, **kw))
     load(state, log=lambda msg: None)
-    if state.batcher is not None:
-        state.batcher.stop()
+    state.close()
     return state
 
 

@@ -50,7 +50,7 @@ def state(tiny):
     assert s.phase == "ready", s.error
     s.token_ids = TokenIds(byte_encoding())  # what from_mode gives when cl100k_base is in tiktoken's cache
     yield s
-    s.batcher.stop()
+    s.close()
 
 
 def _post(state, body):
